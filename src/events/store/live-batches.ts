@@ -1,0 +1,43 @@
+import { Observable } from 'rxjs';
+import type { RecordedEvent } from './port.js';
+
+/** Resolves after `ms`, or at once when `signal` aborts or `wake` is called. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}
+
+/**
+ * Turns a live batch iterator into an Observable of single events. Unsubscribing aborts
+ * the iterator's signal, so a waiting read ends at once.
+ */
+export function observeBatches(
+  open: (signal: AbortSignal) => AsyncIterable<readonly RecordedEvent[]>,
+): Observable<RecordedEvent> {
+  return new Observable<RecordedEvent>((subscriber) => {
+    const controller = new AbortController();
+    void (async () => {
+      try {
+        for await (const batch of open(controller.signal)) {
+          for (const event of batch) {
+            if (controller.signal.aborted) return;
+            subscriber.next(event);
+          }
+          if (controller.signal.aborted) return;
+        }
+        subscriber.complete();
+      } catch (error) {
+        if (!controller.signal.aborted) subscriber.error(error);
+      }
+    })();
+    return () => controller.abort();
+  });
+}

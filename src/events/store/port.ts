@@ -1,0 +1,131 @@
+import type { Observable } from 'rxjs';
+
+/**
+ * The event store port: EventStoreDB's semantics, implemented by the PostgreSQL store
+ * (default) and the EventStoreDB adapter. Both pass test/events/store/contract.ts.
+ */
+
+/** `bigint` is the exact revision of the stream's last event (revisions start at 0). */
+export type ExpectedRevision = 'any' | 'no_stream' | 'stream_exists' | bigint;
+
+/**
+ * A global log position. Ordered by `commit`, then `prepare` (as in EventStoreDB).
+ * PostgreSQL store: commit = writing transaction id, prepare = global sequence number.
+ */
+export interface Position {
+  readonly commit: bigint;
+  readonly prepare: bigint;
+}
+
+export const START: Position = Object.freeze({ commit: -1n, prepare: -1n });
+
+export function comparePositions(a: Position, b: Position): number {
+  if (a.commit !== b.commit) return a.commit < b.commit ? -1 : 1;
+  if (a.prepare !== b.prepare) return a.prepare < b.prepare ? -1 : 1;
+  return 0;
+}
+
+export function formatPosition(position: Position): string {
+  return `${position.commit}/${position.prepare}`;
+}
+
+export function parsePosition(text: string): Position | undefined {
+  const match = /^(-?\d{1,20})\/(-?\d{1,20})$/.exec(text);
+  if (!match) return undefined;
+  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
+}
+
+export interface EventMetadata {
+  readonly correlationId?: string;
+  readonly causationId?: string;
+  readonly [key: string]: unknown;
+}
+
+export interface EventToAppend {
+  /** A UUID; appending an id already stored in the stream is an idempotent no-op. */
+  readonly id?: string;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata?: EventMetadata;
+}
+
+export interface RecordedEvent {
+  readonly id: string;
+  readonly streamName: string;
+  readonly revision: bigint;
+  readonly position: Position;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+  readonly createdAt: Date;
+}
+
+export interface AppendResult {
+  /** The revision of the stream's last event after the append. */
+  readonly nextExpectedRevision: bigint;
+  /** The log position of the last appended event. */
+  readonly position: Position;
+}
+
+export interface ReadStreamOptions {
+  readonly direction?: 'forwards' | 'backwards';
+  /** Inclusive. Defaults to the first (forwards) or last (backwards) event. */
+  readonly fromRevision?: bigint;
+  readonly maxCount?: number;
+}
+
+export interface LogFilter {
+  readonly eventTypes?: readonly string[];
+  readonly streamPrefixes?: readonly string[];
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this position. Defaults to the start of the log. */
+  readonly fromPosition?: Position;
+  readonly maxCount?: number;
+  readonly filter?: LogFilter;
+}
+
+export interface SubscribeOptions {
+  readonly fromPosition?: Position;
+  readonly filter?: LogFilter;
+}
+
+export interface StreamAllOptions extends SubscribeOptions {
+  readonly batchSize?: number;
+  /** Ends the iteration, also while it waits for new events. */
+  readonly signal?: AbortSignal;
+}
+
+export interface EventStore {
+  appendToStream(
+    streamName: string,
+    events: readonly EventToAppend[],
+    options?: { expectedRevision?: ExpectedRevision },
+  ): Promise<AppendResult>;
+  /** An absent stream reads as empty. */
+  readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Every committed event after `fromPosition`, in log order, exactly once; then live. */
+  subscribeToAll(options?: SubscribeOptions): Observable<RecordedEvent>;
+  /**
+   * The same guarantee as subscribeToAll, pulled in batches: the next batch is read only
+   * when the consumer asks for it, so a slow consumer (a projection) bounds memory.
+   */
+  streamAll(options?: StreamAllOptions): AsyncIterable<readonly RecordedEvent[]>;
+  /** The position of the last event a subscriber can already see (or START). */
+  headPosition(): Promise<Position>;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedVersionError extends Error {
+  override readonly name = 'WrongExpectedVersionError';
+  constructor(
+    readonly streamName: string,
+    readonly expected: ExpectedRevision,
+    /** `no_stream` when the stream does not exist. */
+    readonly actual: bigint | 'no_stream',
+  ) {
+    super(`Wrong expected revision on ${streamName}: expected ${String(expected)}, actual ${String(actual)}`);
+  }
+}

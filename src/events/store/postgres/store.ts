@@ -1,0 +1,278 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { Subject, type Observable } from 'rxjs';
+import { observeBatches, sleep } from '../live-batches.js';
+import {
+  START,
+  WrongExpectedVersionError,
+  comparePositions,
+  formatPosition,
+  parsePosition,
+  type AppendResult,
+  type EventStore,
+  type EventToAppend,
+  type ExpectedRevision,
+  type LogFilter,
+  type Position,
+  type ReadAllOptions,
+  type ReadStreamOptions,
+  type RecordedEvent,
+  type StreamAllOptions,
+  type SubscribeOptions,
+} from '../port.js';
+import { migrateEventStore } from './schema.js';
+
+const notifyChannel = 'es_events';
+const uniqueViolation = '23505';
+
+interface EventRow {
+  seq: string;
+  transaction_id: string;
+  event_id: string;
+  stream_name: string;
+  stream_revision: string;
+  event_type: string;
+  data: unknown;
+  metadata: Record<string, unknown>;
+  created_at: Date;
+}
+
+const eventColumns = (alias: string) =>
+  ['seq', 'transaction_id::text AS transaction_id', 'event_id', 'stream_name', 'stream_revision', 'event_type', 'data', 'metadata', 'created_at']
+    .map((column) => alias + column)
+    .join(', ');
+
+function toRecordedEvent(row: EventRow): RecordedEvent {
+  return {
+    id: row.event_id,
+    streamName: row.stream_name,
+    revision: BigInt(row.stream_revision),
+    position: { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) },
+    type: row.event_type,
+    data: row.data,
+    metadata: row.metadata,
+    createdAt: row.created_at,
+  };
+}
+
+export interface PostgresEventStoreOptions {
+  /** Fallback poll when no notification arrives (another process's NOTIFY lost, etc.). */
+  readonly pollIntervalMs?: number;
+}
+
+export class PostgresEventStore implements EventStore {
+  /** Positions of committed appends: this process's, and others' through LISTEN. */
+  private readonly committed = new Subject<Position>();
+  private listener: Promise<pg.PoolClient> | undefined;
+  private notifyPending: Position | undefined;
+  private notifying = false;
+  private closed = false;
+  /** Aborted on close, so every waiting subscriber ends at once. */
+  private readonly closing = new AbortController();
+  private readonly pollIntervalMs: number;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    options: PostgresEventStoreOptions,
+  ) {
+    this.pollIntervalMs = options.pollIntervalMs ?? 500;
+  }
+
+  static async create(pool: pg.Pool, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+    await migrateEventStore(pool);
+    return new PostgresEventStore(pool, options);
+  }
+
+  async appendToStream(
+    streamName: string,
+    events: readonly EventToAppend[],
+    options: { expectedRevision?: ExpectedRevision } = {},
+  ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
+    const expected = options.expectedRevision ?? 'any';
+    const payload = JSON.stringify(
+      events.map((event) => ({
+        id: event.id ?? randomUUID(),
+        type: event.type,
+        data: event.data,
+        metadata: event.metadata ?? {},
+      })),
+    );
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { rows } = await this.pool.query<{
+          outcome: string;
+          revision: string;
+          transaction_id: string | null;
+          seq: string | null;
+        }>({ name: 'es_append', text: 'SELECT * FROM es_append($1, $2, $3)', values: [streamName, String(expected), payload] });
+        const row = rows[0]!;
+        if (row.outcome === 'wrong_expected_revision') {
+          const actual = BigInt(row.revision);
+          throw new WrongExpectedVersionError(streamName, expected, actual < 0n ? 'no_stream' : actual);
+        }
+        const position = { commit: BigInt(row.transaction_id!), prepare: BigInt(row.seq!) };
+        if (row.outcome === 'ok') this.announce(position);
+        return { nextExpectedRevision: BigInt(row.revision), position };
+      } catch (error) {
+        // Two concurrent appends of the same event id: the loser retries once and then
+        // finds the winner's event, returning its result (idempotent retry).
+        const isDuplicateId =
+          error instanceof pg.DatabaseError &&
+          error.code === uniqueViolation &&
+          error.constraint === 'es_events_event_id_key';
+        if (isDuplicateId && attempt === 0) continue;
+        throw error;
+      }
+    }
+  }
+
+  async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    const backwards = options.direction === 'backwards';
+    const from = options.fromRevision ?? (backwards ? BigInt(Number.MAX_SAFE_INTEGER) : 0n);
+    const { rows } = await this.pool.query<EventRow>({
+      name: backwards ? 'es_read_stream_backwards' : 'es_read_stream',
+      text: `SELECT ${eventColumns('')} FROM es_events
+             WHERE stream_name = $1 AND stream_revision ${backwards ? '<=' : '>='} $2
+             ORDER BY stream_revision ${backwards ? 'DESC' : 'ASC'} LIMIT $3`,
+      values: [streamName, String(from), options.maxCount ?? null],
+    });
+    return rows.map(toRecordedEvent);
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const { events } = await this.readSafeBatch(options.fromPosition ?? START, options.filter, options.maxCount ?? 1000);
+    return events;
+  }
+
+  /**
+   * Reads events after `from` whose transactions are older than the snapshot's xmin: all
+   * of those have committed or aborted, so no event can later appear before them.
+   * `horizon` is that xmin; every event of a transaction below it is now visible.
+   */
+  private async readSafeBatch(
+    from: Position,
+    filter: LogFilter | undefined,
+    maxCount: number,
+  ): Promise<{ events: RecordedEvent[]; horizon: bigint }> {
+    const conditions = ['(e.transaction_id, e.seq) > ($1::text::xid8, $2::bigint)', 'e.transaction_id < h.xmin'];
+    const values: unknown[] = [String(from.commit < 0n ? 0n : from.commit), String(from.prepare), maxCount];
+    if (filter?.eventTypes) {
+      values.push(filter.eventTypes);
+      conditions.push(`e.event_type = ANY($${values.length}::text[])`);
+    }
+    if (filter?.streamPrefixes) {
+      const prefixes = filter.streamPrefixes.map((prefix) => {
+        values.push(prefix);
+        return `starts_with(e.stream_name, $${values.length})`;
+      });
+      conditions.push(`(${prefixes.join(' OR ') || 'false'})`);
+    }
+    const { rows } = await this.pool.query<EventRow & { horizon: string }>(
+      `SELECT h.xmin::text AS horizon, b.* FROM
+         (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) h
+         LEFT JOIN LATERAL (
+           SELECT ${eventColumns('e.')}
+           FROM es_events e WHERE ${conditions.join(' AND ')}
+           ORDER BY e.transaction_id, e.seq LIMIT $3
+         ) b ON true`,
+      values,
+    );
+    const horizon = BigInt(rows[0]!.horizon);
+    const events = rows[0]!.seq === null ? [] : rows.map(toRecordedEvent);
+    return { events, horizon };
+  }
+
+  async *streamAll(options: StreamAllOptions = {}): AsyncIterable<readonly RecordedEvent[]> {
+    const batchSize = options.batchSize ?? 500;
+    const signal = options.signal;
+    let checkpoint = options.fromPosition ?? START;
+    let newest: Position = START;
+    let wake: (() => void) | undefined;
+    const wakeups = this.committed.subscribe((position) => {
+      if (comparePositions(position, newest) > 0) newest = position;
+      wake?.();
+    });
+    await this.listen();
+    try {
+      let retryDelay = 1;
+      while (!signal?.aborted && !this.closed) {
+        const { events, horizon } = await this.readSafeBatch(checkpoint, options.filter, batchSize);
+        if (events.length > 0) {
+          checkpoint = events[events.length - 1]!.position;
+          yield events;
+          if (events.length === batchSize) continue;
+        }
+        // A committed append we were told about sits behind a still-open older
+        // transaction: retry soon rather than at the next poll.
+        const waitMs = newest.commit >= horizon ? retryDelay : this.pollIntervalMs;
+        retryDelay = newest.commit >= horizon ? Math.min(retryDelay * 2, 50) : 1;
+        const waitOver = new AbortController();
+        wake = () => waitOver.abort();
+        await sleep(waitMs, AbortSignal.any([waitOver.signal, this.closing.signal, ...(signal ? [signal] : [])]));
+        wake = undefined;
+      }
+    } finally {
+      wakeups.unsubscribe();
+    }
+  }
+
+  subscribeToAll(options: SubscribeOptions = {}): Observable<RecordedEvent> {
+    return observeBatches((signal) => this.streamAll({ ...options, signal }));
+  }
+
+  async headPosition(): Promise<Position> {
+    const { rows } = await this.pool.query<{ transaction_id: string; seq: string }>(
+      `SELECT e.transaction_id::text AS transaction_id, e.seq FROM es_events e
+       WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+       ORDER BY e.transaction_id DESC, e.seq DESC LIMIT 1`,
+    );
+    const row = rows[0];
+    return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) } : START;
+  }
+
+  /** Wakes local subscribers now and other processes through one coalesced NOTIFY. */
+  private announce(position: Position): void {
+    this.committed.next(position);
+    if (!this.notifyPending || comparePositions(position, this.notifyPending) > 0) this.notifyPending = position;
+    if (this.notifying) return;
+    this.notifying = true;
+    void (async () => {
+      while (this.notifyPending && !this.closed) {
+        const pending = this.notifyPending;
+        this.notifyPending = undefined;
+        await this.pool.query('SELECT pg_notify($1, $2)', [notifyChannel, formatPosition(pending)]).catch(() => undefined);
+      }
+      this.notifying = false;
+    })();
+  }
+
+  private listen(): Promise<pg.PoolClient> {
+    this.listener ??= (async () => {
+      const client = await this.pool.connect();
+      client.on('notification', (message) => {
+        const position = message.payload ? parsePosition(message.payload) : undefined;
+        if (position) this.committed.next(position);
+      });
+      client.on('error', () => {
+        // The poll fallback keeps subscribers going; reconnect on the next subscription.
+        this.listener = undefined;
+      });
+      await client.query(`LISTEN ${notifyChannel}`);
+      return client;
+    })();
+    return this.listener;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.closing.abort();
+    this.committed.complete();
+    const listener = this.listener;
+    this.listener = undefined;
+    if (listener) {
+      const client = await listener.catch(() => undefined);
+      client?.release(true);
+    }
+  }
+}

@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { firstValueFrom, take, timeout, toArray } from 'rxjs';
+import { PostgresEventStore } from '../../../src/events/store/postgres/store.js';
+import { createPool } from '../../../src/events/store/postgres/pool.js';
+import { comparePositions } from '../../../src/events/store/port.js';
+import { createTestDatabase } from '../../support/database.js';
+import { eventStoreContract } from './contract.js';
+
+let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let pool: pg.Pool;
+
+describe('PostgreSQL event store', () => {
+  eventStoreContract(
+    async () => {
+      database = await createTestDatabase();
+      pool = createPool(database.url, 40);
+      return PostgresEventStore.create(pool);
+    },
+    async () => {
+      await pool.end();
+      await database.drop();
+    },
+  );
+
+  it('never shows a subscriber an event that commits late out of order, nor a rolled-back one', async () => {
+    const store = await PostgresEventStore.create(pool);
+    const kind = `gap${randomUUID().slice(0, 8)}-`;
+    const writers = 24;
+    const perWriter = 8;
+    const committed = new Set<string>();
+    const rolledBack = new Set<string>();
+
+    // Each append runs in an explicit transaction that sleeps a random time before it
+    // commits or rolls back, so sequence numbers are taken in one order and become
+    // visible in another: exactly what loses events under a naive `seq > last` poller.
+    const writer = async (w: number) => {
+      const client = await pool.connect();
+      try {
+        for (let i = 0; i < perWriter; i++) {
+          const id = randomUUID();
+          const rollback = Math.random() < 0.25;
+          await client.query('BEGIN');
+          await client.query('SELECT pg_sleep($1)', [Math.random() * 0.02]);
+          await client.query('SELECT * FROM es_append($1, $2, $3)', [
+            `${kind}${w % 5}`,
+            'any',
+            JSON.stringify([{ id, type: 'Delayed', data: { w, i } }]),
+          ]);
+          await client.query('SELECT pg_sleep($1)', [Math.random() * 0.05]);
+          if (rollback) {
+            await client.query('ROLLBACK');
+            rolledBack.add(id);
+          } else {
+            await client.query('COMMIT');
+            committed.add(id);
+          }
+        }
+      } finally {
+        client.release();
+      }
+    };
+
+    const seen: string[] = [];
+    const subscription = store.subscribeToAll({ filter: { streamPrefixes: [kind] } }).subscribe((event) => {
+      seen.push(event.id);
+    });
+    await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
+    // The last commits reach the subscriber through polling or notification.
+    const deadline = Date.now() + 10_000;
+    while (seen.length < committed.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 200));
+    subscription.unsubscribe();
+
+    expect(seen).toHaveLength(committed.size);
+    expect(new Set(seen)).toEqual(committed);
+    expect(seen.filter((id) => rolledBack.has(id))).toEqual([]);
+    // And a fresh reader of the whole log sees the same order.
+    const replay = await store.readAll({ filter: { streamPrefixes: [kind] }, maxCount: 10_000 });
+    expect(replay.map((e) => e.id)).toEqual(seen);
+    await store.close();
+  });
+
+  it('wakes a subscriber in another process through NOTIFY', async () => {
+    const otherPool = createPool(database.url, 4);
+    const writer = await PostgresEventStore.create(otherPool);
+    // A long poll interval proves the wake-up came from the notification, not the poll.
+    const reader = await PostgresEventStore.create(pool, { pollIntervalMs: 60_000 });
+    const kind = `notify${randomUUID().slice(0, 8)}-`;
+    const received = firstValueFrom(
+      reader.subscribeToAll({ filter: { streamPrefixes: [kind] } }).pipe(take(1), timeout(5000), toArray()),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    const appended = await writer.appendToStream(`${kind}1`, [{ type: 'Ping', data: {} }]);
+    const [event] = await received;
+    expect(comparePositions(event!.position, appended.position)).toBe(0);
+    await writer.close();
+    await reader.close();
+    await otherPool.end();
+  });
+
+  it('reports the head position a subscriber can see', async () => {
+    const store = await PostgresEventStore.create(pool);
+    const appended = await store.appendToStream(`head-${randomUUID()}`, [{ type: 'Head', data: {} }]);
+    expect(comparePositions(await store.headPosition(), appended.position)).toBeGreaterThanOrEqual(0);
+    await store.close();
+  });
+});
