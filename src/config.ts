@@ -29,7 +29,9 @@ const environmentSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(3000, 0, 65535),
   DATABASE_URL: optionalUrl(/^(postgres|postgresql):\/\//),
-  EVENTSTORE_URL: optionalUrl(/^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//),
+  EVENTSTORE_URL: optionalUrl(
+    /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
+  ),
   DATA_DIR: z.string().min(1).default('./.data'),
   EMBEDDED_PG_PORT: integer(54329, 1, 65535),
   ADMIN_API_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
@@ -57,12 +59,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   const result = environmentSchema.safeParse(environment);
   if (!result.success) {
     const lines = result.error.issues.map(
-      (issue) => `  ${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])}: ${issue.message}`,
+      (issue) =>
+        `  ${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])}: ${issue.message}`,
     );
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   if (result.data.NODE_ENV === 'production' && result.data.ADMIN_API_KEY === undefined) {
-    throw new ConfigError('Invalid configuration:\n  ADMIN_API_KEY: required when NODE_ENV=production');
+    throw new ConfigError(
+      'Invalid configuration:\n  ADMIN_API_KEY: required when NODE_ENV=production',
+    );
   }
   return Object.freeze(result.data);
 }

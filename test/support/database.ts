@@ -7,7 +7,8 @@ import pg from 'pg';
  */
 export async function createTestDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const serverUrl = process.env.TEST_DATABASE_URL;
-  if (!serverUrl) throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global setup)');
+  if (!serverUrl)
+    throw new Error('TEST_DATABASE_URL is not set: run the tests through jest (global setup)');
   const name = `test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();

@@ -19,7 +19,10 @@ function freePort() {
 
 export default async function globalSetup() {
   if (process.env.TEST_DATABASE_URL) return;
-  const { startEmbeddedPostgres } = await tsImport('../../src/events/store/embedded.ts', import.meta.url);
+  const { startEmbeddedPostgres } = await tsImport(
+    '../../src/events/store/embedded.ts',
+    import.meta.url,
+  );
   const dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-test-'));
   const server = await startEmbeddedPostgres({
     dataDir,

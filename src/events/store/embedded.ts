@@ -45,7 +45,9 @@ async function canConnect(url: string): Promise<boolean> {
  * PostgreSQL refuses to run as root, so as root the package creates a `postgres` system
  * user and hands it the data directory.
  */
-export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgres> {
   const database = options.database ?? 'concerts';
   const databaseDir = path.resolve(options.dataDir, 'pg');
   let owned: { stop(): Promise<void> } | undefined;
@@ -77,7 +79,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     await server.start().catch((error: unknown) => {
       throw new Error(
         `Embedded PostgreSQL did not start on port ${options.port} with data in ${databaseDir}` +
-          (error instanceof Error ? `: ${error.message}` : ' (is the port taken? set EMBEDDED_PG_PORT)'),
+          (error instanceof Error
+            ? `: ${error.message}`
+            : ' (is the port taken? set EMBEDDED_PG_PORT)'),
       );
     });
     owned = server;
@@ -86,7 +90,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const admin = new pg.Client({ connectionString: serverUrl(options.port, 'postgres') });
   await admin.connect();
   try {
-    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
+      database,
+    ]);
     if (rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
   } finally {
     await admin.end();

@@ -1,5 +1,5 @@
 import { Observable } from 'rxjs';
-import type { RecordedEvent } from './port.js';
+import type { LogBatch, RecordedEvent } from './port.js';
 
 /** Resolves after `ms`, or at once when `signal` aborts or `wake` is called. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -20,14 +20,14 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * the iterator's signal, so a waiting read ends at once.
  */
 export function observeBatches(
-  open: (signal: AbortSignal) => AsyncIterable<readonly RecordedEvent[]>,
+  open: (signal: AbortSignal) => AsyncIterable<LogBatch>,
 ): Observable<RecordedEvent> {
   return new Observable<RecordedEvent>((subscriber) => {
     const controller = new AbortController();
     void (async () => {
       try {
         for await (const batch of open(controller.signal)) {
-          for (const event of batch) {
+          for (const event of batch.events) {
             if (controller.signal.aborted) return;
             subscriber.next(event);
           }

@@ -97,6 +97,16 @@ export interface StreamAllOptions extends SubscribeOptions {
   readonly signal?: AbortSignal;
 }
 
+/**
+ * A batch from streamAll. `checkpoint` is the position up to which the log has been
+ * delivered (filtered-out events included): at least the last event's position, and it
+ * also advances in empty batches, so a filtered consumer can tell it is caught up.
+ */
+export interface LogBatch {
+  readonly events: readonly RecordedEvent[];
+  readonly checkpoint: Position;
+}
+
 export interface EventStore {
   appendToStream(
     streamName: string,
@@ -112,7 +122,7 @@ export interface EventStore {
    * The same guarantee as subscribeToAll, pulled in batches: the next batch is read only
    * when the consumer asks for it, so a slow consumer (a projection) bounds memory.
    */
-  streamAll(options?: StreamAllOptions): AsyncIterable<readonly RecordedEvent[]>;
+  streamAll(options?: StreamAllOptions): AsyncIterable<LogBatch>;
   /** The position of the last event a subscriber can already see (or START). */
   headPosition(): Promise<Position>;
   close(): Promise<void>;
@@ -126,6 +136,8 @@ export class WrongExpectedVersionError extends Error {
     /** `no_stream` when the stream does not exist. */
     readonly actual: bigint | 'no_stream',
   ) {
-    super(`Wrong expected revision on ${streamName}: expected ${String(expected)}, actual ${String(actual)}`);
+    super(
+      `Wrong expected revision on ${streamName}: expected ${String(expected)}, actual ${String(actual)}`,
+    );
   }
 }

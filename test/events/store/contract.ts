@@ -21,7 +21,11 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
   });
 
   const stream = (kind = 'contract') => `${kind}-${randomUUID()}`;
-  const event = (type = 'Something', data: unknown = { n: 1 }) => ({ id: randomUUID(), type, data });
+  const event = (type = 'Something', data: unknown = { n: 1 }) => ({
+    id: randomUUID(),
+    type,
+    data,
+  });
 
   async function expectWrongVersion(promise: Promise<unknown>, actual: bigint | 'no_stream') {
     const error: unknown = await promise.then(
@@ -37,7 +41,10 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
       const name = stream();
       const first = await store.appendToStream(name, [event()], { expectedRevision: 'no_stream' });
       expect(first.nextExpectedRevision).toBe(0n);
-      await expectWrongVersion(store.appendToStream(name, [event()], { expectedRevision: 'no_stream' }), 0n);
+      await expectWrongVersion(
+        store.appendToStream(name, [event()], { expectedRevision: 'no_stream' }),
+        0n,
+      );
     });
 
     it('an exact revision appends after that revision and refuses any other', async () => {
@@ -56,15 +63,23 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
 
     it('stream_exists refuses a missing stream and appends to an existing one', async () => {
       const name = stream();
-      await expectWrongVersion(store.appendToStream(name, [event()], { expectedRevision: 'stream_exists' }), 'no_stream');
+      await expectWrongVersion(
+        store.appendToStream(name, [event()], { expectedRevision: 'stream_exists' }),
+        'no_stream',
+      );
       await store.appendToStream(name, [event()], { expectedRevision: 'no_stream' });
-      const result = await store.appendToStream(name, [event()], { expectedRevision: 'stream_exists' });
+      const result = await store.appendToStream(name, [event()], {
+        expectedRevision: 'stream_exists',
+      });
       expect(result.nextExpectedRevision).toBe(1n);
     });
 
     it('any appends to missing and existing streams alike', async () => {
       const name = stream();
-      expect((await store.appendToStream(name, [event()], { expectedRevision: 'any' })).nextExpectedRevision).toBe(0n);
+      expect(
+        (await store.appendToStream(name, [event()], { expectedRevision: 'any' }))
+          .nextExpectedRevision,
+      ).toBe(0n);
       expect((await store.appendToStream(name, [event(), event()])).nextExpectedRevision).toBe(2n);
     });
 
@@ -72,11 +87,14 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
       const name = stream();
       await store.appendToStream(name, [event()], { expectedRevision: 'no_stream' });
       const results = await Promise.allSettled(
-        Array.from({ length: 20 }, () => store.appendToStream(name, [event()], { expectedRevision: 0n })),
+        Array.from({ length: 20 }, () =>
+          store.appendToStream(name, [event()], { expectedRevision: 0n }),
+        ),
       );
       expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
       for (const result of results) {
-        if (result.status === 'rejected') expect(result.reason).toBeInstanceOf(WrongExpectedVersionError);
+        if (result.status === 'rejected')
+          expect(result.reason).toBeInstanceOf(WrongExpectedVersionError);
       }
       expect(await store.readStream(name)).toHaveLength(2);
     });
@@ -96,7 +114,9 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
     it('stores an event once when the same id is appended concurrently', async () => {
       const name = stream();
       const same = event();
-      await Promise.allSettled(Array.from({ length: 10 }, () => store.appendToStream(name, [same])));
+      await Promise.allSettled(
+        Array.from({ length: 10 }, () => store.appendToStream(name, [same])),
+      );
       expect(await store.readStream(name)).toHaveLength(1);
     });
   });
@@ -104,7 +124,10 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
   describe('reading a stream', () => {
     it('reads forwards and backwards from a revision, bounded by maxCount', async () => {
       const name = stream();
-      await store.appendToStream(name, [0, 1, 2, 3, 4].map((n) => event('Numbered', { n })));
+      await store.appendToStream(
+        name,
+        [0, 1, 2, 3, 4].map((n) => event('Numbered', { n })),
+      );
       const forwards = await store.readStream(name, { fromRevision: 1n, maxCount: 3 });
       expect(forwards.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
       expect(forwards.map((e) => e.revision)).toEqual([1n, 2n, 3n]);
@@ -120,10 +143,21 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
 
     it('keeps type, data, metadata, id and a timestamp', async () => {
       const name = stream();
-      const appended = { id: randomUUID(), type: 'Detailed', data: { text: 'quote " \\ 한글' }, metadata: { correlationId: 'c-1' } };
+      const appended = {
+        id: randomUUID(),
+        type: 'Detailed',
+        data: { text: 'quote " \\ 한글' },
+        metadata: { correlationId: 'c-1' },
+      };
       await store.appendToStream(name, [appended]);
       const [read] = await store.readStream(name);
-      expect(read).toMatchObject({ id: appended.id, streamName: name, type: 'Detailed', data: appended.data, revision: 0n });
+      expect(read).toMatchObject({
+        id: appended.id,
+        streamName: name,
+        type: 'Detailed',
+        data: appended.data,
+        revision: 0n,
+      });
       expect(read!.metadata.correlationId).toBe('c-1');
       expect(read!.createdAt).toBeInstanceOf(Date);
     });
@@ -152,7 +186,10 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
         expect(comparePositions(both[i - 1]!.position, both[i]!.position)).toBeLessThan(0);
       }
 
-      const after = await store.readAll({ fromPosition: first.position, filter: { streamPrefixes: [kind] } });
+      const after = await store.readAll({
+        fromPosition: first.position,
+        filter: { streamPrefixes: [kind] },
+      });
       expect(after.map((e) => e.data)).toEqual([{ i: 1 }, { i: 2 }, { i: 3 }]);
       const limited = await store.readAll({ maxCount: 2, filter: { streamPrefixes: [kind] } });
       expect(limited).toHaveLength(2);
@@ -184,7 +221,9 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
       await Promise.all(
         Array.from({ length: appenders }, async (_, appender) => {
           for (let i = 0; i < perAppender; i++) {
-            await store.appendToStream(`${kind}${appender % 4}`, [event('Concurrent', { appender, i })]);
+            await store.appendToStream(`${kind}${appender % 4}`, [
+              event('Concurrent', { appender, i }),
+            ]);
           }
         }),
       );

@@ -62,13 +62,16 @@ describe('PostgreSQL event store', () => {
     };
 
     const seen: string[] = [];
-    const subscription = store.subscribeToAll({ filter: { streamPrefixes: [kind] } }).subscribe((event) => {
-      seen.push(event.id);
-    });
+    const subscription = store
+      .subscribeToAll({ filter: { streamPrefixes: [kind] } })
+      .subscribe((event) => {
+        seen.push(event.id);
+      });
     await Promise.all(Array.from({ length: writers }, (_, w) => writer(w)));
     // The last commits reach the subscriber through polling or notification.
     const deadline = Date.now() + 10_000;
-    while (seen.length < committed.size && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while (seen.length < committed.size && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     await new Promise((r) => setTimeout(r, 200));
     subscription.unsubscribe();
 
@@ -88,7 +91,9 @@ describe('PostgreSQL event store', () => {
     const reader = await PostgresEventStore.create(pool, { pollIntervalMs: 60_000 });
     const kind = `notify${randomUUID().slice(0, 8)}-`;
     const received = firstValueFrom(
-      reader.subscribeToAll({ filter: { streamPrefixes: [kind] } }).pipe(take(1), timeout(5000), toArray()),
+      reader
+        .subscribeToAll({ filter: { streamPrefixes: [kind] } })
+        .pipe(take(1), timeout(5000), toArray()),
     );
     await new Promise((r) => setTimeout(r, 100));
     const appended = await writer.appendToStream(`${kind}1`, [{ type: 'Ping', data: {} }]);
@@ -101,8 +106,12 @@ describe('PostgreSQL event store', () => {
 
   it('reports the head position a subscriber can see', async () => {
     const store = await PostgresEventStore.create(pool);
-    const appended = await store.appendToStream(`head-${randomUUID()}`, [{ type: 'Head', data: {} }]);
-    expect(comparePositions(await store.headPosition(), appended.position)).toBeGreaterThanOrEqual(0);
+    const appended = await store.appendToStream(`head-${randomUUID()}`, [
+      { type: 'Head', data: {} },
+    ]);
+    expect(comparePositions(await store.headPosition(), appended.position)).toBeGreaterThanOrEqual(
+      0,
+    );
     await store.close();
   });
 });

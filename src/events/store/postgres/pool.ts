@@ -4,10 +4,28 @@ import pg from 'pg';
  * Long-open transactions hold back the gap-safe readers' horizon (docs/event-store.md),
  * so every session of ours is cut off after idling inside a transaction.
  */
+const int8 = 20;
+
+/** int8 columns (revisions, sequences, money) come back as numbers; none may exceed 2^53. */
+function parseInt8(text: string): number {
+  const value = Number(text);
+  if (!Number.isSafeInteger(value))
+    throw new RangeError(`int8 value ${text} exceeds the safe integer range`);
+  return value;
+}
+
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary'): unknown =>
+    oid === int8
+      ? parseInt8
+      : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+};
+
 export function createPool(connectionString: string, max: number): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
+    types,
     options: '-c idle_in_transaction_session_timeout=30000',
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.

@@ -12,6 +12,7 @@ import {
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
+  type LogBatch,
   type LogFilter,
   type Position,
   type ReadAllOptions,
@@ -24,6 +25,7 @@ import { migrateEventStore } from './schema.js';
 
 const notifyChannel = 'es_events';
 const uniqueViolation = '23505';
+const maxPrepare = 2n ** 63n - 1n;
 
 interface EventRow {
   seq: string;
@@ -38,7 +40,17 @@ interface EventRow {
 }
 
 const eventColumns = (alias: string) =>
-  ['seq', 'transaction_id::text AS transaction_id', 'event_id', 'stream_name', 'stream_revision', 'event_type', 'data', 'metadata', 'created_at']
+  [
+    'seq',
+    'transaction_id::text AS transaction_id',
+    'event_id',
+    'stream_name',
+    'stream_revision',
+    'event_type',
+    'data',
+    'metadata',
+    'created_at',
+  ]
     .map((column) => alias + column)
     .join(', ');
 
@@ -78,7 +90,10 @@ export class PostgresEventStore implements EventStore {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
   }
 
-  static async create(pool: pg.Pool, options: PostgresEventStoreOptions = {}): Promise<PostgresEventStore> {
+  static async create(
+    pool: pg.Pool,
+    options: PostgresEventStoreOptions = {},
+  ): Promise<PostgresEventStore> {
     await migrateEventStore(pool);
     return new PostgresEventStore(pool, options);
   }
@@ -105,11 +120,19 @@ export class PostgresEventStore implements EventStore {
           revision: string;
           transaction_id: string | null;
           seq: string | null;
-        }>({ name: 'es_append', text: 'SELECT * FROM es_append($1, $2, $3)', values: [streamName, String(expected), payload] });
+        }>({
+          name: 'es_append',
+          text: 'SELECT * FROM es_append($1, $2, $3)',
+          values: [streamName, String(expected), payload],
+        });
         const row = rows[0]!;
         if (row.outcome === 'wrong_expected_revision') {
           const actual = BigInt(row.revision);
-          throw new WrongExpectedVersionError(streamName, expected, actual < 0n ? 'no_stream' : actual);
+          throw new WrongExpectedVersionError(
+            streamName,
+            expected,
+            actual < 0n ? 'no_stream' : actual,
+          );
         }
         const position = { commit: BigInt(row.transaction_id!), prepare: BigInt(row.seq!) };
         if (row.outcome === 'ok') this.announce(position);
@@ -141,7 +164,11 @@ export class PostgresEventStore implements EventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const { events } = await this.readSafeBatch(options.fromPosition ?? START, options.filter, options.maxCount ?? 1000);
+    const { events } = await this.readSafeBatch(
+      options.fromPosition ?? START,
+      options.filter,
+      options.maxCount ?? 1000,
+    );
     return events;
   }
 
@@ -155,8 +182,15 @@ export class PostgresEventStore implements EventStore {
     filter: LogFilter | undefined,
     maxCount: number,
   ): Promise<{ events: RecordedEvent[]; horizon: bigint }> {
-    const conditions = ['(e.transaction_id, e.seq) > ($1::text::xid8, $2::bigint)', 'e.transaction_id < h.xmin'];
-    const values: unknown[] = [String(from.commit < 0n ? 0n : from.commit), String(from.prepare), maxCount];
+    const conditions = [
+      '(e.transaction_id, e.seq) > ($1::text::xid8, $2::bigint)',
+      'e.transaction_id < h.xmin',
+    ];
+    const values: unknown[] = [
+      String(from.commit < 0n ? 0n : from.commit),
+      String(from.prepare),
+      maxCount,
+    ];
     if (filter?.eventTypes) {
       values.push(filter.eventTypes);
       conditions.push(`e.event_type = ANY($${values.length}::text[])`);
@@ -183,10 +217,11 @@ export class PostgresEventStore implements EventStore {
     return { events, horizon };
   }
 
-  async *streamAll(options: StreamAllOptions = {}): AsyncIterable<readonly RecordedEvent[]> {
+  async *streamAll(options: StreamAllOptions = {}): AsyncIterable<LogBatch> {
     const batchSize = options.batchSize ?? 500;
     const signal = options.signal;
     let checkpoint = options.fromPosition ?? START;
+    let delivered = checkpoint;
     let newest: Position = START;
     let wake: (() => void) | undefined;
     const wakeups = this.committed.subscribe((position) => {
@@ -198,18 +233,28 @@ export class PostgresEventStore implements EventStore {
       let retryDelay = 1;
       while (!signal?.aborted && !this.closed) {
         const { events, horizon } = await this.readSafeBatch(checkpoint, options.filter, batchSize);
-        if (events.length > 0) {
-          checkpoint = events[events.length - 1]!.position;
-          yield events;
-          if (events.length === batchSize) continue;
+        if (events.length > 0) checkpoint = events[events.length - 1]!.position;
+        if (events.length < batchSize) {
+          // Every transaction below the horizon has ended and its matching events were
+          // just read, so the consumer has seen the whole log up to there.
+          const safe = { commit: horizon - 1n, prepare: maxPrepare };
+          if (comparePositions(safe, checkpoint) > 0) checkpoint = safe;
         }
+        if (events.length > 0 || comparePositions(checkpoint, delivered) > 0) {
+          delivered = checkpoint;
+          yield { events, checkpoint };
+        }
+        if (events.length === batchSize) continue;
         // A committed append we were told about sits behind a still-open older
         // transaction: retry soon rather than at the next poll.
         const waitMs = newest.commit >= horizon ? retryDelay : this.pollIntervalMs;
         retryDelay = newest.commit >= horizon ? Math.min(retryDelay * 2, 50) : 1;
         const waitOver = new AbortController();
         wake = () => waitOver.abort();
-        await sleep(waitMs, AbortSignal.any([waitOver.signal, this.closing.signal, ...(signal ? [signal] : [])]));
+        await sleep(
+          waitMs,
+          AbortSignal.any([waitOver.signal, this.closing.signal, ...(signal ? [signal] : [])]),
+        );
         wake = undefined;
       }
     } finally {
@@ -234,14 +279,17 @@ export class PostgresEventStore implements EventStore {
   /** Wakes local subscribers now and other processes through one coalesced NOTIFY. */
   private announce(position: Position): void {
     this.committed.next(position);
-    if (!this.notifyPending || comparePositions(position, this.notifyPending) > 0) this.notifyPending = position;
+    if (!this.notifyPending || comparePositions(position, this.notifyPending) > 0)
+      this.notifyPending = position;
     if (this.notifying) return;
     this.notifying = true;
     void (async () => {
       while (this.notifyPending && !this.closed) {
         const pending = this.notifyPending;
         this.notifyPending = undefined;
-        await this.pool.query('SELECT pg_notify($1, $2)', [notifyChannel, formatPosition(pending)]).catch(() => undefined);
+        await this.pool
+          .query('SELECT pg_notify($1, $2)', [notifyChannel, formatPosition(pending)])
+          .catch(() => undefined);
       }
       this.notifying = false;
     })();

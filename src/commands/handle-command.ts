@@ -1,0 +1,71 @@
+import { foldEvents, type Event, type StreamKind } from '../events/event.js';
+import {
+  WrongExpectedVersionError,
+  type AppendResult,
+  type EventMetadata,
+  type EventStore,
+  type ExpectedRevision,
+} from '../events/store/port.js';
+import { DomainError } from './errors.js';
+
+export interface HandleOptions {
+  /** Re-read and decide again after a conflict, this many times (0: conflicts surface). */
+  readonly retries?: number;
+  readonly metadata?: EventMetadata;
+  /** Ids for the decided events, by index: a retried step then appends the same ids. */
+  readonly eventIds?: (event: Event, index: number) => string | undefined;
+}
+
+export interface Handled<State> {
+  readonly state: State;
+  readonly events: readonly Event[];
+  /** Undefined when the decision appended nothing. */
+  readonly appended: AppendResult | undefined;
+}
+
+/**
+ * The command loop: read the stream, fold it, decide, append with the revision just read.
+ * Deciders are pure, so after a conflict running them again on the fresh state is safe.
+ */
+export async function handleCommand<State, E extends Event>(
+  store: EventStore,
+  streamName: string,
+  kind: StreamKind<State, E>,
+  decide: (state: State) => readonly E[],
+  options: HandleOptions = {},
+): Promise<Handled<State>> {
+  const retries = options.retries ?? 0;
+  for (let attempt = 0; ; attempt++) {
+    const recorded = await store.readStream(streamName);
+    const state = foldEvents(kind, recorded);
+    const events = decide(state);
+    if (events.length === 0) return { state, events, appended: undefined };
+    const expectedRevision: ExpectedRevision =
+      recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.revision;
+    try {
+      const appended = await store.appendToStream(
+        streamName,
+        events.map((event, index) => ({
+          id: options.eventIds?.(event, index),
+          type: event.type,
+          data: event.data,
+          metadata: options.metadata,
+        })),
+        { expectedRevision },
+      );
+      return { state: events.reduce((folded, event) => kind.evolve(folded, event), state), events, appended };
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) throw error;
+      if (attempt >= retries) {
+        throw new DomainError(
+          'CONCURRENCY_CONFLICT',
+          `${streamName} changed concurrently; try again`,
+        );
+      }
+      // Jitter spreads contending writers so that one of them wins each round.
+      await new Promise((resolve) =>
+        setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 20)),
+      );
+    }
+  }
+}

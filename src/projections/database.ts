@@ -1,0 +1,125 @@
+import { Kysely, PostgresDialect, type Generated } from 'kysely';
+import type pg from 'pg';
+
+/** Read-model tables. Each is written by exactly one projection (named beside it). */
+
+/** projections/runner.ts */
+export interface ProjectionCheckpointTable {
+  name: string;
+  version: number;
+  commit_position: string;
+  prepare_position: string;
+  events_applied: number;
+  updated_at: Generated<Date>;
+}
+
+/** projections/tokens.ts */
+export interface TokenTable {
+  token_id: string;
+  user_id: string;
+  status: 'hold' | 'pass' | 'expired';
+  queue_number: number;
+  issued_at: Date;
+  updated_at: Date;
+  admitted_at: Date | null;
+  expires_at: Date | null;
+}
+
+/** projections/tokens.ts: one row; a waiting token's position is queue_number - admitted_count. */
+export interface QueueStatsTable {
+  id: number;
+  issued_count: number;
+  admitted_count: number;
+}
+
+/** projections/available-dates.ts */
+export interface ConcertTable {
+  concert_id: string;
+  title: string;
+  scheduled_at: Date;
+}
+
+/** projections/available-dates.ts */
+export interface ConcertTimeTable {
+  concert_time_id: string;
+  concert_id: string;
+  concert_time: Date;
+  reservation_start_time: Date;
+  total_seats: number;
+  available_seats: number;
+}
+
+/** projections/available-dates.ts: which seats count as available, by seat stream revision. */
+export interface DateSeatTable {
+  seat_id: string;
+  concert_time_id: string;
+  available: boolean;
+  revision: number;
+}
+
+/** projections/available-seats.ts */
+export interface SeatTable {
+  seat_id: string;
+  concert_id: string;
+  concert_time_id: string;
+  seat_number: number;
+  price: number;
+  status: 'empty' | 'holding' | 'paying' | 'paid';
+  reservation_id: string | null;
+  user_id: string | null;
+  hold_expires_at: Date | null;
+  revision: number;
+}
+
+/** projections/reservations.ts */
+export interface ReservationTable {
+  reservation_id: string;
+  seat_id: string;
+  concert_time_id: string;
+  user_id: string;
+  price: number;
+  status: 'holding' | 'paid' | 'expired';
+  held_at: Date;
+  hold_expires_at: Date;
+  updated_at: Date;
+}
+
+/** projections/wallets.ts */
+export interface WalletTable {
+  user_id: string;
+  balance: number;
+  revision: number;
+}
+
+/** projections/payments.ts */
+export interface PaymentTable {
+  payment_id: string;
+  reservation_id: string;
+  seat_id: string;
+  user_id: string;
+  amount: number;
+  status: 'pending' | 'paid' | 'failed';
+  code: string | null;
+  refunded: boolean;
+  started_at: Date;
+  updated_at: Date;
+}
+
+export interface Database {
+  projection_checkpoints: ProjectionCheckpointTable;
+  tokens: TokenTable;
+  queue_stats: QueueStatsTable;
+  concerts: ConcertTable;
+  concert_times: ConcertTimeTable;
+  date_seats: DateSeatTable;
+  seats: SeatTable;
+  reservations: ReservationTable;
+  wallets: WalletTable;
+  payments: PaymentTable;
+}
+
+export type Db = Kysely<Database>;
+
+export function createDb(pool: pg.Pool): Db {
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}

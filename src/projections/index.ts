@@ -1,0 +1,16 @@
+import { availableDatesProjection } from './available-dates.js';
+import { availableSeatsProjection } from './available-seats.js';
+import type { Projection } from './projection.js';
+import { paymentsProjection } from './payments.js';
+import { reservationsProjection } from './reservations.js';
+import { tokensProjection } from './tokens.js';
+import { walletsProjection } from './wallets.js';
+
+export const projections: readonly Projection[] = [
+  tokensProjection,
+  availableDatesProjection,
+  availableSeatsProjection,
+  reservationsProjection,
+  walletsProjection,
+  paymentsProjection,
+];

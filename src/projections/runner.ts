@@ -1,0 +1,269 @@
+import { sql } from 'kysely';
+import type pg from 'pg';
+import { Subject } from 'rxjs';
+import type { Written } from '../commands/written.js';
+import { sleep } from '../events/store/live-batches.js';
+import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
+import type { Db } from './database.js';
+import type { Projection } from './projection.js';
+import { runStatements } from './projection.js';
+
+export interface ProjectionStatus {
+  readonly name: string;
+  readonly version: number;
+  readonly checkpoint: Position;
+  readonly eventsApplied: number;
+  readonly status: 'running' | 'standby' | 'failing' | 'stopped';
+  readonly lastError?: string;
+}
+
+interface RunnerDeps {
+  readonly store: EventStore;
+  readonly db: Db;
+  readonly pool: pg.Pool;
+  readonly projections: readonly Projection[];
+  readonly log?: { info(message: string): void; error(error: unknown, message: string): void };
+  /** Called after each applied batch (metrics). */
+  readonly onBatch?: (projection: string, events: number, checkpoint: Position) => void;
+}
+
+const leaderLockId = 7_331_002;
+const batchSize = 500;
+/** Empty batches only move the checkpoint; persist those at most this often. */
+const heartbeatPersistMs = 250;
+
+const toPosition = (row: { commit_position: string; prepare_position: string }): Position => ({
+  commit: BigInt(row.commit_position),
+  prepare: BigInt(row.prepare_position),
+});
+
+/**
+ * Runs every projection from its checkpoint. One process at a time runs them (an
+ * advisory lock held on a dedicated connection); the others stand by and serve
+ * read-your-writes waits from the persisted checkpoints.
+ */
+export class ProjectionRunner {
+  private readonly progress = new Map<string, Position>();
+  private readonly state = new Map<
+    string,
+    { status: ProjectionStatus['status']; lastError?: string }
+  >();
+  private readonly progressed = new Subject<void>();
+  private readonly stopping = new AbortController();
+  private leaderClient: pg.PoolClient | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly deps: RunnerDeps) {}
+
+  get isLeader(): boolean {
+    return this.leaderClient !== undefined;
+  }
+
+  async init(): Promise<void> {
+    const { db } = this.deps;
+    await runStatements(db, [
+      `CREATE TABLE IF NOT EXISTS projection_checkpoints (
+         name text PRIMARY KEY,
+         version int NOT NULL,
+         commit_position text NOT NULL,
+         prepare_position text NOT NULL,
+         events_applied bigint NOT NULL DEFAULT 0,
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    ]);
+    for (const projection of this.deps.projections) {
+      await db.transaction().execute(async (trx) => {
+        await sql`SELECT pg_advisory_xact_lock(${leaderLockId + 1})`.execute(trx);
+        const row = await trx
+          .selectFrom('projection_checkpoints')
+          .selectAll()
+          .where('name', '=', projection.name)
+          .executeTakeFirst();
+        if (row?.version === projection.version) return projection.init(trx);
+        // A new version means a new shape: drop its tables and start over from the log.
+        for (const table of projection.tables)
+          await sql.raw(`DROP TABLE IF EXISTS ${table}`).execute(trx);
+        await projection.init(trx);
+        const start = {
+          version: projection.version,
+          commit_position: String(START.commit),
+          prepare_position: String(START.prepare),
+          events_applied: 0,
+        };
+        await trx
+          .insertInto('projection_checkpoints')
+          .values({ name: projection.name, ...start })
+          .onConflict((conflict) => conflict.column('name').doUpdateSet(start))
+          .execute();
+      });
+      this.state.set(projection.name, { status: 'standby' });
+    }
+    await this.refreshFromDatabase();
+  }
+
+  /** Competes for leadership until stopped; the leader runs all projections. */
+  start(): void {
+    this.running ??= this.lead();
+  }
+
+  private async lead(): Promise<void> {
+    const signal = this.stopping.signal;
+    while (!signal.aborted) {
+      const client = await this.deps.pool.connect().catch(() => undefined);
+      if (client) {
+        const { rows } = await client
+          .query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [leaderLockId])
+          .catch(() => ({ rows: [] }));
+        if (rows[0]?.locked) {
+          this.leaderClient = client;
+          const lost = new AbortController();
+          client.on('error', () => lost.abort());
+          const both = AbortSignal.any([signal, lost.signal]);
+          this.deps.log?.info('projection runner: leading');
+          await Promise.all(
+            this.deps.projections.map((projection) => this.runProjection(projection, both)),
+          );
+          this.leaderClient = undefined;
+          await client
+            .query('SELECT pg_advisory_unlock($1)', [leaderLockId])
+            .catch(() => undefined);
+          client.release(lost.signal.aborted);
+          continue;
+        }
+        client.release();
+      }
+      await sleep(1000, signal);
+    }
+  }
+
+  private async runProjection(projection: Projection, signal: AbortSignal): Promise<void> {
+    const { db, store } = this.deps;
+    while (!signal.aborted) {
+      try {
+        const row = await db
+          .selectFrom('projection_checkpoints')
+          .selectAll()
+          .where('name', '=', projection.name)
+          .executeTakeFirstOrThrow();
+        let persistedAt = Date.now();
+        this.state.set(projection.name, { status: 'running' });
+        for await (const batch of store.streamAll({
+          fromPosition: toPosition(row),
+          filter: { eventTypes: projection.handles },
+          batchSize,
+          signal,
+        })) {
+          const save = (executor: Db) =>
+            executor
+              .updateTable('projection_checkpoints')
+              .set((eb) => ({
+                commit_position: String(batch.checkpoint.commit),
+                prepare_position: String(batch.checkpoint.prepare),
+                events_applied: eb('events_applied', '+', batch.events.length),
+                updated_at: new Date(),
+              }))
+              .where('name', '=', projection.name)
+              .execute();
+          if (batch.events.length > 0) {
+            // The read-model change and the checkpoint commit together, so a crash
+            // between them cannot apply a batch twice or lose one.
+            await db.transaction().execute(async (trx) => {
+              await projection.apply(batch.events, trx);
+              await save(trx);
+            });
+            persistedAt = Date.now();
+          } else if (Date.now() - persistedAt >= heartbeatPersistMs) {
+            await save(db);
+            persistedAt = Date.now();
+          }
+          this.advance(projection.name, batch.checkpoint);
+          this.deps.onBatch?.(projection.name, batch.events.length, batch.checkpoint);
+        }
+      } catch (error) {
+        if (signal.aborted) break;
+        this.state.set(projection.name, {
+          status: 'failing',
+          lastError: error instanceof Error ? error.message : String(error),
+        });
+        this.deps.log?.error(
+          error,
+          `projection ${projection.name} failed; retrying from its checkpoint`,
+        );
+        await sleep(1000, signal);
+      }
+    }
+    this.state.set(projection.name, { status: 'stopped' });
+  }
+
+  private advance(name: string, checkpoint: Position): void {
+    const known = this.progress.get(name);
+    if (!known || comparePositions(checkpoint, known) > 0) {
+      this.progress.set(name, checkpoint);
+      this.progressed.next();
+    }
+  }
+
+  private async refreshFromDatabase(): Promise<void> {
+    const rows = await this.deps.db.selectFrom('projection_checkpoints').selectAll().execute();
+    for (const row of rows) this.advance(row.name, toPosition(row));
+  }
+
+  /**
+   * Read-your-writes: resolves true once every projection that reads one of the written
+   * event types has passed the written position, or false after `timeoutMs`.
+   */
+  async waitFor(written: Written, timeoutMs: number): Promise<boolean> {
+    const position = written.position;
+    if (!position) return true;
+    const relevant = this.deps.projections.filter((projection) =>
+      projection.handles.some((type) => written.eventTypes.includes(type)),
+    );
+    const reached = () =>
+      relevant.every((projection) => {
+        const checkpoint = this.progress.get(projection.name);
+        return checkpoint !== undefined && comparePositions(checkpoint, position) >= 0;
+      });
+    if (reached()) return true;
+    const deadline = Date.now() + timeoutMs;
+    return new Promise<boolean>((resolve) => {
+      const finish = (result: boolean) => {
+        subscription.unsubscribe();
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const subscription = this.progressed.subscribe(() => {
+        if (reached()) finish(true);
+      });
+      const timer = setTimeout(() => finish(reached()), timeoutMs);
+      // Another process runs the projections: follow its persisted checkpoints.
+      void (async () => {
+        while (!this.isLeader && !subscription.closed && Date.now() < deadline) {
+          await this.refreshFromDatabase().catch(() => undefined);
+          await sleep(10);
+        }
+      })();
+    });
+  }
+
+  async statuses(): Promise<ProjectionStatus[]> {
+    const rows = await this.deps.db.selectFrom('projection_checkpoints').selectAll().execute();
+    return this.deps.projections.map((projection) => {
+      const row = rows.find((candidate) => candidate.name === projection.name);
+      const state = this.state.get(projection.name) ?? { status: 'standby' as const };
+      return {
+        name: projection.name,
+        version: projection.version,
+        checkpoint: this.progress.get(projection.name) ?? (row ? toPosition(row) : START),
+        eventsApplied: row?.events_applied ?? 0,
+        status: this.isLeader ? state.status : 'standby',
+        ...(state.lastError ? { lastError: state.lastError } : {}),
+      };
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    this.progressed.complete();
+    await this.running;
+  }
+}

@@ -1,0 +1,30 @@
+import { sql } from 'kysely';
+import { parseEvent } from '../events/event.js';
+import { walletKind } from '../events/wallet.js';
+import { runStatements, type Projection } from './projection.js';
+
+/** Balances. Every wallet event carries the balance after it, so applying is an upsert. */
+export const walletsProjection: Projection = {
+  name: 'wallets',
+  version: 1,
+  handles: ['WalletCharged', 'WalletDebited', 'WalletRefunded'],
+  tables: ['wallets'],
+  init: (db) =>
+    runStatements(db, [
+      `CREATE TABLE IF NOT EXISTS wallets (
+         user_id text PRIMARY KEY,
+         balance bigint NOT NULL CHECK (balance >= 0),
+         revision bigint NOT NULL
+       )`,
+    ]),
+  apply: async (events, trx) => {
+    for (const recorded of events) {
+      const { data } = parseEvent(walletKind, recorded);
+      const revision = Number(recorded.revision);
+      await sql`
+        INSERT INTO wallets AS w VALUES (${data.userId}, ${data.balance}, ${revision})
+        ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, revision = excluded.revision
+        WHERE w.revision < excluded.revision`.execute(trx);
+    }
+  },
+};
