@@ -53,7 +53,11 @@ export async function handleCommand<State, E extends Event>(
         })),
         { expectedRevision },
       );
-      return { state: events.reduce((folded, event) => kind.evolve(folded, event), state), events, appended };
+      return {
+        state: events.reduce((folded, event) => kind.evolve(folded, event), state),
+        events,
+        appended,
+      };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       if (attempt >= retries) {

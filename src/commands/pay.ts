@@ -230,7 +230,7 @@ export interface PaymentDeps {
   /** Test hook: throwing here simulates a crash right after the named step. */
   readonly afterStep?: (
     step: 'started' | 'seatLocked' | 'debited' | 'seatPaid' | 'tokenExpired',
-  ) => void;
+  ) => void | Promise<void>;
 }
 
 export interface PaymentReceipt {
@@ -314,7 +314,7 @@ export async function pay(
   });
   if (started.events.length === 0)
     return { receipt: receiptOf(started.state, input.reservationId), written: writtenBy() };
-  deps.afterStep?.('started');
+  await deps.afterStep?.('started');
 
   const steps: Handled<unknown>[] = [started];
   const fail = async (code: ErrorCode, refunded: boolean) => {
@@ -337,7 +337,7 @@ export async function pay(
     if (isDomainError(error)) await fail(error.code, false);
     throw error;
   }
-  deps.afterStep?.('seatLocked');
+  await deps.afterStep?.('seatLocked');
 
   let debit: Handled<WalletState>;
   try {
@@ -366,7 +366,7 @@ export async function pay(
     throw error;
   }
   steps.push(debit);
-  deps.afterStep?.('debited');
+  await deps.afterStep?.('debited');
 
   steps.push(
     ...(await completeAfterDebit(deps, { ...step, seatId: input.seatId, tokenId: input.tokenId })),
@@ -408,13 +408,16 @@ export async function completeAfterDebit(
     steps.push(
       await finishPayment(deps.store, step.paymentId, step.now, {
         status: 'failed',
-        code: 'HOLD_EXPIRED',
+        code: 'PAYMENT_ABORTED',
         refunded: true,
       }),
     );
-    throw new DomainError('HOLD_EXPIRED', 'the hold ended while paying; the amount was refunded');
+    throw new DomainError(
+      'PAYMENT_ABORTED',
+      'the payment was interrupted; the amount was refunded',
+    );
   }
-  deps.afterStep?.('seatPaid');
+  await deps.afterStep?.('seatPaid');
   steps.push(
     await handleCommand(
       deps.store,
@@ -427,7 +430,7 @@ export async function completeAfterDebit(
       },
     ),
   );
-  deps.afterStep?.('tokenExpired');
+  await deps.afterStep?.('tokenExpired');
   return steps;
 }
 

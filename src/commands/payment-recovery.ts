@@ -83,7 +83,7 @@ export async function settlePayment(
       ).balance;
       outcome = { status: 'paid', balance };
     } catch {
-      outcome = { status: 'failed', code: 'HOLD_EXPIRED', refunded: true };
+      outcome = { status: 'failed', code: 'PAYMENT_ABORTED', refunded: true };
     }
   } else {
     if (seatIsOurs) {

@@ -1,0 +1,46 @@
+import { sleep } from '../events/store/live-batches.js';
+import { admitWaitingTokens, type AdmissionDeps } from './admission.js';
+import { expireHolds } from './hold-expiry.js';
+import { PaymentRecovery } from './payment-recovery.js';
+
+export interface ProcessesOptions {
+  readonly admissionIntervalMs: number;
+  readonly holdExpiryIntervalMs: number;
+  readonly paymentRecoveryIntervalMs: number;
+  readonly recoverPaymentsAfterMs: number;
+  readonly log?: { error(error: unknown, message: string): void };
+  readonly onAdmission?: (result: { admitted: number; expired: number }) => void;
+}
+
+/** The background processes that keep the domain moving; stop() waits for the current round. */
+export function startProcesses(
+  deps: AdmissionDeps,
+  options: ProcessesOptions,
+): { stop(): Promise<void> } {
+  const stopping = new AbortController();
+  const recovery = new PaymentRecovery({ ...deps, recoverAfterMs: options.recoverPaymentsAfterMs });
+  const every = async (name: string, intervalMs: number, round: () => Promise<unknown>) => {
+    while (!stopping.signal.aborted) {
+      try {
+        await round();
+      } catch (error) {
+        options.log?.error(error, `${name} round failed`);
+      }
+      await sleep(intervalMs, stopping.signal);
+    }
+  };
+  const loops = [
+    every('admission', options.admissionIntervalMs, async () => {
+      const result = await admitWaitingTokens(deps);
+      if (result) options.onAdmission?.(result);
+    }),
+    every('hold expiry', options.holdExpiryIntervalMs, () => expireHolds(deps)),
+    every('payment recovery', options.paymentRecoveryIntervalMs, () => recovery.run()),
+  ];
+  return {
+    stop: async () => {
+      stopping.abort();
+      await Promise.all(loops);
+    },
+  };
+}

@@ -1,0 +1,107 @@
+import type pg from 'pg';
+import type { Clock } from './commands/clock.js';
+import { startProcesses } from './commands/processes.js';
+import type { Config } from './config.js';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from './events/store/embedded.js';
+import { EventStoreDbStore } from './events/store/esdb/store.js';
+import { createPool } from './events/store/postgres/pool.js';
+import { PostgresEventStore } from './events/store/postgres/store.js';
+import type { EventStore } from './events/store/port.js';
+import { createDb, type Db } from './projections/database.js';
+import { projections } from './projections/index.js';
+import { ProjectionRunner } from './projections/runner.js';
+
+export interface Logger {
+  info(message: string): void;
+  error(error: unknown, message: string): void;
+}
+
+/** Everything the API, the CLI and the tests share; built once by the composition root. */
+export interface System {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly store: EventStore;
+  readonly pool: pg.Pool;
+  readonly db: Db;
+  readonly runner: ProjectionRunner;
+  readonly databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export interface StartSystemOptions {
+  readonly config: Config;
+  readonly clock: Clock;
+  readonly log?: Logger;
+  /** Compete to run the projections here (default true). */
+  readonly projections?: boolean;
+  /** Run admission, hold expiry and payment recovery here (default true). */
+  readonly processes?: boolean;
+  readonly paymentRecoveryIntervalMs?: number;
+}
+
+/**
+ * Starts the parts in order (database, store, read models, projections, processes) and
+ * returns a close() that stops them in reverse.
+ */
+export async function startSystem(options: StartSystemOptions): Promise<System> {
+  const { config, clock, log } = options;
+  let embedded: EmbeddedPostgres | undefined;
+  let databaseUrl = config.DATABASE_URL;
+  if (!databaseUrl) {
+    embedded = await startEmbeddedPostgres({
+      dataDir: config.DATA_DIR,
+      port: config.EMBEDDED_PG_PORT,
+    });
+    databaseUrl = embedded.url;
+    log?.info(
+      `embedded PostgreSQL at 127.0.0.1:${config.EMBEDDED_PG_PORT}, data in ${config.DATA_DIR}`,
+    );
+  }
+  const pool = createPool(databaseUrl, config.DB_POOL_SIZE);
+  const store: EventStore = config.EVENTSTORE_URL
+    ? EventStoreDbStore.connect(config.EVENTSTORE_URL)
+    : await PostgresEventStore.create(pool);
+  const db = createDb(pool);
+  const runner = new ProjectionRunner({ store, db, pool, projections, ...(log ? { log } : {}) });
+  await runner.init();
+
+  let processes: { stop(): Promise<void> } | undefined;
+  if (options.projections !== false) runner.start();
+  if (options.processes !== false) {
+    processes = startProcesses(
+      {
+        store,
+        db,
+        pool,
+        clock,
+        runner,
+        maxActiveTokens: config.MAX_ACTIVE_TOKENS,
+        tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+      },
+      {
+        admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
+        holdExpiryIntervalMs: config.HOLD_EXPIRY_INTERVAL_MS,
+        paymentRecoveryIntervalMs: options.paymentRecoveryIntervalMs ?? 10_000,
+        recoverPaymentsAfterMs: config.PAYMENT_RECOVERY_AFTER_SECONDS * 1000,
+        ...(log ? { log } : {}),
+      },
+    );
+  }
+
+  return {
+    config,
+    clock,
+    store,
+    pool,
+    db,
+    runner,
+    databaseUrl,
+    close: async () => {
+      await processes?.stop();
+      await runner.stop();
+      await store.close();
+      await db.destroy();
+      await embedded?.stop();
+    },
+  };
+}

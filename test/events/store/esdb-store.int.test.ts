@@ -1,0 +1,12 @@
+import { EventStoreDbStore } from '../../../src/events/store/esdb/store.js';
+import { eventStoreContract } from './contract.js';
+
+const url = process.env.EVENTSTORE_URL;
+
+// No EventStoreDB server runs on the CI machine: this suite runs when EVENTSTORE_URL points at one.
+(url ? describe : describe.skip)('EventStoreDB adapter (runs only with EVENTSTORE_URL set)', () => {
+  eventStoreContract(
+    async () => EventStoreDbStore.connect(url!),
+    async () => undefined,
+  );
+});

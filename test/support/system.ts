@@ -1,0 +1,53 @@
+import { loadConfig } from '../../src/config.js';
+import { startSystem, type System } from '../../src/system.js';
+import { createTestDatabase } from './database.js';
+
+/** A clock the test moves by hand. */
+export class TestClock {
+  private now: number;
+  constructor(start = Date.parse('2030-01-02T00:00:00.000Z')) {
+    this.now = start;
+  }
+  readonly clock = () => new Date(this.now);
+  advance(seconds: number): void {
+    this.now += seconds * 1000;
+  }
+  set(iso: string): void {
+    this.now = Date.parse(iso);
+  }
+}
+
+export type TestSystem = System & { testClock: TestClock; drop(): Promise<void> };
+
+/**
+ * The real system (PostgreSQL store, projections) on a fresh database. Background
+ * processes are off unless asked for: tests run their rounds by hand.
+ */
+export async function startTestSystem(
+  env: Record<string, string> = {},
+  options: { processes?: boolean; clock?: TestClock } = {},
+): Promise<TestSystem> {
+  const database = await createTestDatabase();
+  const testClock = options.clock ?? new TestClock();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    ADMIN_API_KEY: 'test-admin-key-0123456789',
+    DB_POOL_SIZE: '30',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const system = await startSystem({
+    config,
+    clock: testClock.clock,
+    processes: options.processes ?? false,
+  });
+  return {
+    ...system,
+    testClock,
+    drop: async () => {
+      await system.close();
+      await database.drop();
+    },
+  };
+}
