@@ -19,6 +19,9 @@ export const errorCodes = [
   'PAYMENT_ABORTED',
   'IDEMPOTENCY_KEY_REUSED',
   'CONCURRENCY_CONFLICT',
+  'PAYLOAD_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'INTERNAL_ERROR',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

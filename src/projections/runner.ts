@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
-import { Subject } from 'rxjs';
+import { Subject, type Observable } from 'rxjs';
 import type { Written } from '../commands/written.js';
 import { sleep } from '../events/store/live-batches.js';
 import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
@@ -52,6 +52,9 @@ export class ProjectionRunner {
   private readonly stopping = new AbortController();
   private leaderClient: pg.PoolClient | undefined;
   private running: Promise<void> | undefined;
+
+  /** Emits whenever some projection moves forward in this process. */
+  readonly changes: Observable<void> = this.progressed.asObservable();
 
   constructor(private readonly deps: RunnerDeps) {}
 

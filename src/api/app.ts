@@ -1,0 +1,62 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { System } from '../system.js';
+import type { ApiContext } from './context.js';
+import { registerAccess } from './plugins/access.js';
+import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
+import { registerProblemDetails } from './problem-details.js';
+import { adminRoutes } from './routes/admin.js';
+import { concertRoutes } from './routes/concerts.js';
+import { operationsRoutes } from './routes/operations.js';
+import { paymentRoutes } from './routes/payments.js';
+import { queueRoutes } from './routes/queue.js';
+import { reservationRoutes } from './routes/reservations.js';
+import { walletRoutes } from './routes/wallet.js';
+
+export interface BuildAppOptions {
+  readonly system: System;
+  readonly adminApiKey: string;
+  /** A pino logger; none means silent. */
+  readonly logger?: FastifyBaseLogger;
+}
+
+/** Builds the HTTP API on a running system. It never listens: server.ts does. */
+export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions) {
+  const app = Fastify({ ...(logger ? { loggerInstance: logger } : { logger: false }), bodyLimit: 64 * 1024, requestIdHeader: 'x-request-id' }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerProblemDetails(app);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Concert reservation API',
+        description: 'Queue tokens, seat holds, wallet and payments. Errors are RFC 9457 problem+json with a stable `code`.',
+        version: '1.0.0',
+      },
+      components: {
+        securitySchemes: {
+          queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
+          adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+
+  const metrics = createMetrics({ db: system.db, clock: system.clock, runner: system.runner });
+  registerHttpMetrics(app, metrics);
+  registerAccess(app, { db: system.db, clock: system.clock, adminApiKey });
+
+  const context: ApiContext = { system, metrics };
+  for (const routes of [queueRoutes, concertRoutes, reservationRoutes, walletRoutes, paymentRoutes, adminRoutes, operationsRoutes]) {
+    routes(app, context);
+  }
+  await app.ready();
+  return app;
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>;

@@ -1,0 +1,62 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { DomainError } from '../../commands/errors.js';
+import type { Clock } from '../../commands/clock.js';
+import type { Db } from '../../projections/database.js';
+import { findToken, type TokenView } from '../../queries/tokens.js';
+
+/** Who may call a route. Every route declares one in `config.access`. */
+export type Access = 'public' | 'admin' | 'any-token' | 'pass';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+    /** POST /payments: an idempotent replay may come after the payment expired the token. */
+    allowExpiredForReplay?: boolean;
+  }
+  interface FastifyRequest {
+    /** The token's owner: the caller's identity for every token-gated route. */
+    caller: TokenView | null;
+  }
+}
+
+const tokenFormat = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function keysMatch(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/**
+ * Checks X-Queue-Token or X-Admin-Key once, before the body is even parsed, and puts the
+ * caller on the request. No route takes a userId from the request except token issuance.
+ */
+export function registerAccess(app: FastifyInstance, deps: { db: Db; clock: Clock; adminApiKey: string }): void {
+  app.decorateRequest('caller', null);
+  app.addHook('onRequest', async (request: FastifyRequest) => {
+    const { access = 'public', allowExpiredForReplay = false } = request.routeOptions.config;
+    if (access === 'public') return;
+    if (access === 'admin') {
+      const key = request.headers['x-admin-key'];
+      if (typeof key !== 'string' || !keysMatch(key, deps.adminApiKey)) {
+        throw new DomainError('ADMIN_KEY_INVALID', 'a valid X-Admin-Key header is required');
+      }
+      return;
+    }
+    const header = request.headers['x-queue-token'];
+    if (typeof header !== 'string' || !tokenFormat.test(header)) {
+      throw new DomainError('TOKEN_INVALID', 'a valid X-Queue-Token header is required');
+    }
+    const token = await findToken(deps.db, header.toLowerCase(), deps.clock());
+    if (!token) throw new DomainError('TOKEN_INVALID', 'this queue token is not known');
+    request.caller = token;
+    if (access === 'any-token') return;
+    if (token.status === 'hold') {
+      throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${token.position}`, { position: token.position });
+    }
+    if (token.status === 'expired' && !allowExpiredForReplay) {
+      throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+    }
+  });
+}

@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { DomainError, type ErrorCode } from '../commands/errors.js';
+
+/** The one place where an error code becomes an HTTP status. */
+const statusOf: Record<ErrorCode, number> = {
+  VALIDATION_FAILED: 400,
+  TOKEN_INVALID: 401,
+  ADMIN_KEY_INVALID: 401,
+  TOKEN_NOT_ACTIVE: 403,
+  TOKEN_EXPIRED: 403,
+  NOT_FOUND: 404,
+  SEAT_NOT_AVAILABLE: 409,
+  RESERVATION_NOT_OPEN: 409,
+  INSUFFICIENT_BALANCE: 409,
+  SEAT_NOT_HELD_BY_USER: 409,
+  HOLD_EXPIRED: 409,
+  ALREADY_PAID: 409,
+  PAYMENT_IN_PROGRESS: 409,
+  PAYMENT_ABORTED: 409,
+  IDEMPOTENCY_KEY_REUSED: 409,
+  CONCURRENCY_CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  INTERNAL_ERROR: 500,
+};
+
+const titleOf = (code: ErrorCode) =>
+  code
+    .toLowerCase()
+    .split('_')
+    .map((word, index) => (index === 0 ? word[0]!.toUpperCase() + word.slice(1) : word))
+    .join(' ');
+
+export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, context: Record<string, unknown> = {}) {
+  const status = statusOf[code];
+  return reply
+    .status(status)
+    .type('application/problem+json')
+    .send({ type: `/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: titleOf(code), status, detail, code, ...context });
+}
+
+/** Maps Fastify's own request errors (parsing, size, media type) onto our codes. */
+function requestErrorCode(error: FastifyError): ErrorCode | undefined {
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return 'PAYLOAD_TOO_LARGE';
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'UNSUPPORTED_MEDIA_TYPE';
+    default:
+      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? 'VALIDATION_FAILED' : undefined;
+  }
+}
+
+/** Renders every error as RFC 9457 problem+json; 5xx details stay in the log. */
+export function registerProblemDetails(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof DomainError) return sendProblem(reply, error.code, error.message, { ...error.context });
+    if (hasZodFastifySchemaValidationErrors(error)) {
+      const errors = error.validation.map((issue) => ({
+        field: `${error.validationContext ?? 'body'}${issue.instancePath.replace(/\//g, '.')}`,
+        message: issue.message ?? 'is invalid',
+      }));
+      const summary = errors.map((item) => `${item.field}: ${item.message}`).join('; ');
+      return sendProblem(reply, 'VALIDATION_FAILED', summary, { errors });
+    }
+    const code = requestErrorCode(error);
+    if (code) return sendProblem(reply, code, error.message);
+    request.log.error({ err: error }, 'unhandled error');
+    return sendProblem(reply, 'INTERNAL_ERROR', `something went wrong; request id ${request.id}`);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url}`));
+}

@@ -1,0 +1,127 @@
+import { z } from 'zod';
+import { DomainError } from '../../commands/errors.js';
+import { scheduleConcert } from '../../commands/schedule-concert.js';
+import { formatPosition } from '../../events/store/port.js';
+import { projectionStatuses } from '../../queries/projections.js';
+import type { ApiContext, ZodApp } from '../context.js';
+import { awaitReadModels } from '../read-your-writes.js';
+import { isoTime, problem } from '../schemas.js';
+
+const concertPlan = z.strictObject({
+  title: z.string().trim().min(1).max(200),
+  dates: z
+    .array(
+      z.strictObject({
+        concertTime: isoTime,
+        reservationStartTime: isoTime,
+        seats: z
+          .array(z.strictObject({ seatNumber: z.number().int().positive().max(1_000_000), price: z.number().int().nonnegative().max(100_000_000) }))
+          .min(1)
+          .max(10_000),
+      }),
+    )
+    .min(1)
+    .max(366),
+});
+
+const streamName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a stream name' });
+
+export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
+  const { config } = system;
+
+  app.post(
+    '/admin/concerts',
+    {
+      bodyLimit: 8 * 1024 * 1024,
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Schedule a concert with its dates and seats',
+        body: concertPlan,
+        response: {
+          201: z.object({
+            concertId: z.string(),
+            dates: z.array(z.object({ concertTimeId: z.string(), seats: z.array(z.object({ seatId: z.string(), seatNumber: z.number().int() })) })),
+          }),
+          400: problem,
+          401: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { concert, written } = await scheduleConcert(system, request.body);
+      await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
+      return reply.code(201).send({
+        concertId: concert.concertId,
+        dates: concert.dates.map((date) => ({
+          concertTimeId: date.concertTimeId,
+          seats: date.seats.map((seat) => ({ seatId: seat.seatId, seatNumber: seat.seatNumber })),
+        })),
+      });
+    },
+  );
+
+  app.get(
+    '/admin/streams/:streamName/events',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'The full history of a stream (seat-, wallet-, token-, payment-, concert-)',
+        params: z.object({ streamName }),
+        response: {
+          200: z.array(
+            z.object({
+              position: z.string().describe('log position "commit/prepare"'),
+              revision: z.number().int(),
+              type: z.string(),
+              data: z.unknown(),
+              metadata: z.record(z.string(), z.unknown()),
+              createdAt: isoTime,
+            }),
+          ),
+          401: problem,
+          404: problem,
+        },
+      },
+    },
+    async (request) => {
+      const events = await system.store.readStream(request.params.streamName);
+      if (events.length === 0) throw new DomainError('NOT_FOUND', `no stream ${request.params.streamName}`);
+      return events.map((event) => ({
+        position: formatPosition(event.position),
+        revision: Number(event.revision),
+        type: event.type,
+        data: event.data,
+        metadata: { ...event.metadata },
+        createdAt: event.createdAt.toISOString(),
+      }));
+    },
+  );
+
+  app.get(
+    '/admin/projections',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary: 'Each projection: checkpoint, lag, status',
+        response: {
+          200: z.array(
+            z.object({
+              name: z.string(),
+              version: z.number().int(),
+              checkpoint: z.string(),
+              lag: z.number().int().describe('events of its types not yet applied (capped at 10000)'),
+              eventsApplied: z.number().int(),
+              status: z.string(),
+              lastError: z.string().optional(),
+            }),
+          ),
+          401: problem,
+        },
+      },
+    },
+    async () => projectionStatuses(system),
+  );
+}

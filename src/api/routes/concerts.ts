@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { DomainError } from '../../commands/errors.js';
+import { availableDates, availableSeats, concertExists, concertTimeExists, listConcerts } from '../../queries/catalog.js';
+import type { ApiContext, ZodApp } from '../context.js';
+import { id, isoTime, problem } from '../schemas.js';
+
+export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
+  const { db, clock } = system;
+
+  app.get(
+    '/concerts',
+    {
+      config: { access: 'public' },
+      schema: {
+        tags: ['catalog'],
+        summary: 'All concerts (no token needed)',
+        response: {
+          200: z.array(
+            z.object({
+              concertId: z.string(),
+              title: z.string(),
+              dates: z.number().int(),
+              firstConcertTime: isoTime.nullable(),
+              lastConcertTime: isoTime.nullable(),
+            }),
+          ),
+        },
+      },
+    },
+    async () => listConcerts(db),
+  );
+
+  app.get(
+    '/concerts/:concertId/dates',
+    {
+      config: { access: 'pass' },
+      schema: {
+        tags: ['catalog'],
+        summary: 'Future dates of a concert that still have seats',
+        params: z.object({ concertId: id }),
+        response: {
+          200: z.array(
+            z.object({
+              concertTimeId: z.string(),
+              concertId: z.string(),
+              concertTime: isoTime,
+              reservationStartTime: isoTime,
+              availableSeats: z.number().int(),
+            }),
+          ),
+          401: problem,
+          403: problem,
+          404: problem,
+        },
+      },
+    },
+    async (request) => {
+      const { concertId } = request.params;
+      if (!(await concertExists(db, concertId))) throw new DomainError('NOT_FOUND', `no concert ${concertId}`);
+      return availableDates(db, concertId, clock());
+    },
+  );
+
+  app.get(
+    '/concert-times/:concertTimeId/seats',
+    {
+      config: { access: 'pass' },
+      schema: {
+        tags: ['catalog'],
+        summary: 'Empty seats of a concert time, by seat number',
+        params: z.object({ concertTimeId: id }),
+        response: {
+          200: z.array(z.object({ seatId: z.string(), seatNumber: z.number().int(), price: z.number().int(), status: z.literal('empty') })),
+          401: problem,
+          403: problem,
+          404: problem,
+        },
+      },
+    },
+    async (request) => {
+      const { concertTimeId } = request.params;
+      if (!(await concertTimeExists(db, concertTimeId))) throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
+      return availableSeats(db, concertTimeId);
+    },
+  );
+}

@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { DomainError, isDomainError } from '../../commands/errors.js';
+import { pay, readPayment } from '../../commands/pay.js';
+import { deterministicId } from '../../events/event.js';
+import { findReservation } from '../../queries/reservations.js';
+import type { ApiContext, ZodApp } from '../context.js';
+import { awaitReadModels } from '../read-your-writes.js';
+import { id, idempotencyHeaders, problem } from '../schemas.js';
+
+export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
+  const { db, clock, config } = system;
+
+  app.post(
+    '/payments',
+    {
+      config: { access: 'pass', allowExpiredForReplay: true },
+      schema: {
+        tags: ['payments'],
+        summary: 'Pay for your held seat from your wallet; your token expires afterwards',
+        headers: idempotencyHeaders,
+        body: z.strictObject({ reservationId: id }),
+        response: {
+          201: z.object({
+            paymentId: z.string(),
+            reservationId: z.string(),
+            amount: z.number().int(),
+            balance: z.number().int(),
+            status: z.literal('paid'),
+          }),
+          400: problem,
+          401: problem,
+          403: problem,
+          404: problem,
+          409: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const caller = request.caller!;
+      const idempotencyKey = request.headers['idempotency-key'];
+      if (caller.status === 'expired') {
+        // A payment expires its token, so a retry of that very payment (same key) must
+        // still get its answer; anything else needs a live token.
+        const replay = idempotencyKey ? await readPayment(system.store, deterministicId('payment', caller.userId, idempotencyKey)) : undefined;
+        if (!replay || replay.status === 'none') throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+      }
+      const reservation = await findReservation(db, request.body.reservationId, clock());
+      if (!reservation) throw new DomainError('NOT_FOUND', 'no such reservation');
+      if (reservation.userId !== caller.userId) throw new DomainError('SEAT_NOT_HELD_BY_USER', 'this seat is held by someone else');
+      try {
+        const { receipt, written } = await pay(
+          { store: system.store, clock },
+          { userId: caller.userId, tokenId: caller.token, reservationId: reservation.reservationId, seatId: reservation.seatId, idempotencyKey },
+        );
+        metrics.payments.inc({ outcome: 'paid' });
+        await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
+        return reply.code(201).send(receipt);
+      } catch (error) {
+        metrics.payments.inc({ outcome: isDomainError(error) ? error.code : 'error' });
+        throw error;
+      }
+    },
+  );
+}

@@ -1,0 +1,25 @@
+import { z } from 'zod';
+
+/** Shapes shared by several routes; each route file keeps its own request bodies. */
+export const isoTime = z.iso.datetime({ offset: true }).describe('ISO-8601 time in UTC');
+export const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be an id' });
+export const idempotencyHeaders = z.looseObject({
+  'idempotency-key': z
+    .string()
+    .regex(/^[\x21-\x7E]{1,128}$/, { error: 'must be 1 to 128 printable characters' })
+    .optional(),
+});
+
+export const tokenView = z.object({
+  token: z.string(),
+  userId: z.string(),
+  status: z.enum(['hold', 'pass', 'expired']),
+  position: z.number().int(),
+  createdAt: isoTime,
+  updatedAt: isoTime,
+  expiresAt: isoTime.optional(),
+});
+
+export const problem = z
+  .looseObject({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string(), code: z.string() })
+  .describe('RFC 9457 problem details');

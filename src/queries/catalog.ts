@@ -1,0 +1,64 @@
+import type { Db } from '../projections/database.js';
+
+export async function listConcerts(db: Db) {
+  const rows = await db
+    .selectFrom('concerts')
+    .leftJoin('concert_times', 'concert_times.concert_id', 'concerts.concert_id')
+    .select((eb) => [
+      'concerts.concert_id',
+      'concerts.title',
+      eb.fn.min('concert_times.concert_time').as('first_concert_time'),
+      eb.fn.max('concert_times.concert_time').as('last_concert_time'),
+      eb.fn.count<string>('concert_times.concert_time_id').as('dates'),
+    ])
+    .groupBy(['concerts.concert_id', 'concerts.title', 'concerts.scheduled_at'])
+    .orderBy('concerts.scheduled_at')
+    .execute();
+  return rows.map((row) => ({
+    concertId: row.concert_id,
+    title: row.title,
+    dates: Number(row.dates),
+    firstConcertTime: row.first_concert_time ? new Date(row.first_concert_time).toISOString() : null,
+    lastConcertTime: row.last_concert_time ? new Date(row.last_concert_time).toISOString() : null,
+  }));
+}
+
+export async function concertExists(db: Db, concertId: string): Promise<boolean> {
+  const row = await db.selectFrom('concerts').select('concert_id').where('concert_id', '=', concertId).executeTakeFirst();
+  return row !== undefined;
+}
+
+/** Future times of a concert that still have seats, soonest first. */
+export async function availableDates(db: Db, concertId: string, now: Date) {
+  const rows = await db
+    .selectFrom('concert_times')
+    .select(['concert_time_id', 'concert_id', 'concert_time', 'reservation_start_time', 'available_seats'])
+    .where('concert_id', '=', concertId)
+    .where('available_seats', '>', 0)
+    .where('concert_time', '>', now)
+    .orderBy('concert_time')
+    .execute();
+  return rows.map((row) => ({
+    concertTimeId: row.concert_time_id,
+    concertId: row.concert_id,
+    concertTime: row.concert_time.toISOString(),
+    reservationStartTime: row.reservation_start_time.toISOString(),
+    availableSeats: row.available_seats,
+  }));
+}
+
+export async function concertTimeExists(db: Db, concertTimeId: string): Promise<boolean> {
+  const row = await db.selectFrom('concert_times').select('concert_time_id').where('concert_time_id', '=', concertTimeId).executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function availableSeats(db: Db, concertTimeId: string) {
+  const rows = await db
+    .selectFrom('seats')
+    .select(['seat_id', 'seat_number', 'price'])
+    .where('concert_time_id', '=', concertTimeId)
+    .where('status', '=', 'empty')
+    .orderBy('seat_number')
+    .execute();
+  return rows.map((row) => ({ seatId: row.seat_id, seatNumber: row.seat_number, price: row.price, status: 'empty' as const }));
+}
