@@ -24,7 +24,10 @@ async function main() {
   const system = await startSystem({
     config,
     clock: systemClock,
-    log: { info: (message) => log.info(message), error: (error, message) => log.error({ err: error }, message) },
+    log: {
+      info: (message) => log.info(message),
+      error: (error, message) => log.error({ err: error }, message),
+    },
   });
   const embedded = !config.DATABASE_URL && !config.EVENTSTORE_URL;
   if (embedded && config.DEMO_SEED) {
@@ -50,7 +53,8 @@ async function main() {
 
   const address = await app.listen({ host: config.HOST, port: config.PORT });
   const base = address.replace('[::1]', 'localhost');
-  if (!config.ADMIN_API_KEY) log.warn(`ADMIN_API_KEY is not set; this run's admin key is ${adminApiKey}`);
+  if (!config.ADMIN_API_KEY)
+    log.warn(`ADMIN_API_KEY is not set; this run's admin key is ${adminApiKey}`);
   log.info(
     [
       `concert reservation API on ${base} (OpenAPI UI: ${base}/docs)`,

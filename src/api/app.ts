@@ -1,7 +1,12 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
@@ -24,7 +29,11 @@ export interface BuildAppOptions {
 
 /** Builds the HTTP API on a running system. It never listens: server.ts does. */
 export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions) {
-  const app = Fastify({ ...(logger ? { loggerInstance: logger } : { logger: false }), bodyLimit: 64 * 1024, requestIdHeader: 'x-request-id' }).withTypeProvider<ZodTypeProvider>();
+  const app = Fastify({
+    ...(logger ? { loggerInstance: logger } : { logger: false }),
+    bodyLimit: 64 * 1024,
+    requestIdHeader: 'x-request-id',
+  }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemDetails(app);
@@ -33,7 +42,8 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     openapi: {
       info: {
         title: 'Concert reservation API',
-        description: 'Queue tokens, seat holds, wallet and payments. Errors are RFC 9457 problem+json with a stable `code`.',
+        description:
+          'Queue tokens, seat holds, wallet and payments. Errors are RFC 9457 problem+json with a stable `code`.',
         version: '1.0.0',
       },
       components: {
@@ -52,7 +62,15 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   registerAccess(app, { db: system.db, clock: system.clock, adminApiKey });
 
   const context: ApiContext = { system, metrics };
-  for (const routes of [queueRoutes, concertRoutes, reservationRoutes, walletRoutes, paymentRoutes, adminRoutes, operationsRoutes]) {
+  for (const routes of [
+    queueRoutes,
+    concertRoutes,
+    reservationRoutes,
+    walletRoutes,
+    paymentRoutes,
+    adminRoutes,
+    operationsRoutes,
+  ]) {
     routes(app, context);
   }
   await app.ready();

@@ -32,12 +32,24 @@ const titleOf = (code: ErrorCode) =>
     .map((word, index) => (index === 0 ? word[0]!.toUpperCase() + word.slice(1) : word))
     .join(' ');
 
-export function sendProblem(reply: FastifyReply, code: ErrorCode, detail: string, context: Record<string, unknown> = {}) {
+export function sendProblem(
+  reply: FastifyReply,
+  code: ErrorCode,
+  detail: string,
+  context: Record<string, unknown> = {},
+) {
   const status = statusOf[code];
   return reply
     .status(status)
     .type('application/problem+json')
-    .send({ type: `/problems/${code.toLowerCase().replace(/_/g, '-')}`, title: titleOf(code), status, detail, code, ...context });
+    .send({
+      type: `/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+      title: titleOf(code),
+      status,
+      detail,
+      code,
+      ...context,
+    });
 }
 
 /** Maps Fastify's own request errors (parsing, size, media type) onto our codes. */
@@ -48,16 +60,20 @@ function requestErrorCode(error: FastifyError): ErrorCode | undefined {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return 'UNSUPPORTED_MEDIA_TYPE';
     default:
-      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? 'VALIDATION_FAILED' : undefined;
+      return error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+        ? 'VALIDATION_FAILED'
+        : undefined;
   }
 }
 
 /** Renders every error as RFC 9457 problem+json; 5xx details stay in the log. */
 export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof DomainError) return sendProblem(reply, error.code, error.message, { ...error.context });
+    if (error instanceof DomainError)
+      return sendProblem(reply, error.code, error.message, { ...error.context });
     if (hasZodFastifySchemaValidationErrors(error)) {
-      const errors = error.validation.map((issue) => ({
+      const issues = error.validation as readonly { instancePath: string; message?: string }[];
+      const errors = issues.map((issue) => ({
         field: `${error.validationContext ?? 'body'}${issue.instancePath.replace(/\//g, '.')}`,
         message: issue.message ?? 'is invalid',
       }));
@@ -69,5 +85,7 @@ export function registerProblemDetails(app: FastifyInstance): void {
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, 'INTERNAL_ERROR', `something went wrong; request id ${request.id}`);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url}`));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(reply, 'NOT_FOUND', `no route ${request.method} ${request.url}`),
+  );
 }

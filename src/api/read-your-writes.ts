@@ -7,7 +7,12 @@ import type { ProjectionRunner } from '../projections/runner.js';
  * position, so every later query by anyone sees it. After the bound it answers anyway
  * and says so in a header.
  */
-export async function awaitReadModels(runner: ProjectionRunner, reply: FastifyReply, written: Written, timeoutMs: number) {
+export async function awaitReadModels(
+  runner: ProjectionRunner,
+  reply: FastifyReply,
+  written: Written,
+  timeoutMs: number,
+) {
   const caughtUp = await runner.waitFor(written, timeoutMs);
   if (!caughtUp) reply.header('x-read-models-behind', 'true');
 }

@@ -2,7 +2,11 @@ import { z } from 'zod';
 
 /** Shapes shared by several routes; each route file keeps its own request bodies. */
 export const isoTime = z.iso.datetime({ offset: true }).describe('ISO-8601 time in UTC');
-export const id = z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be an id' });
+export const id = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be an id' });
 export const idempotencyHeaders = z.looseObject({
   'idempotency-key': z
     .string()
@@ -21,5 +25,11 @@ export const tokenView = z.object({
 });
 
 export const problem = z
-  .looseObject({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string(), code: z.string() })
+  .looseObject({
+    type: z.string(),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string(),
+    code: z.string(),
+  })
   .describe('RFC 9457 problem details');

@@ -28,7 +28,10 @@ export function demoConcertPlan(now: Date): ConcertPlan {
 
 /** Seeds the demo concert into an empty store; a store with any concert is left alone. */
 export async function seedDemoCatalog(deps: { store: EventStore; clock: Clock }) {
-  const existing = await deps.store.readAll({ filter: { eventTypes: ['ConcertScheduled'] }, maxCount: 1 });
+  const existing = await deps.store.readAll({
+    filter: { eventTypes: ['ConcertScheduled'] },
+    maxCount: 1,
+  });
   if (existing.length > 0) return undefined;
   return scheduleConcert(deps, demoConcertPlan(deps.clock()));
 }

@@ -18,13 +18,19 @@ export async function listConcerts(db: Db) {
     concertId: row.concert_id,
     title: row.title,
     dates: Number(row.dates),
-    firstConcertTime: row.first_concert_time ? new Date(row.first_concert_time).toISOString() : null,
+    firstConcertTime: row.first_concert_time
+      ? new Date(row.first_concert_time).toISOString()
+      : null,
     lastConcertTime: row.last_concert_time ? new Date(row.last_concert_time).toISOString() : null,
   }));
 }
 
 export async function concertExists(db: Db, concertId: string): Promise<boolean> {
-  const row = await db.selectFrom('concerts').select('concert_id').where('concert_id', '=', concertId).executeTakeFirst();
+  const row = await db
+    .selectFrom('concerts')
+    .select('concert_id')
+    .where('concert_id', '=', concertId)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -32,7 +38,13 @@ export async function concertExists(db: Db, concertId: string): Promise<boolean>
 export async function availableDates(db: Db, concertId: string, now: Date) {
   const rows = await db
     .selectFrom('concert_times')
-    .select(['concert_time_id', 'concert_id', 'concert_time', 'reservation_start_time', 'available_seats'])
+    .select([
+      'concert_time_id',
+      'concert_id',
+      'concert_time',
+      'reservation_start_time',
+      'available_seats',
+    ])
     .where('concert_id', '=', concertId)
     .where('available_seats', '>', 0)
     .where('concert_time', '>', now)
@@ -48,7 +60,11 @@ export async function availableDates(db: Db, concertId: string, now: Date) {
 }
 
 export async function concertTimeExists(db: Db, concertTimeId: string): Promise<boolean> {
-  const row = await db.selectFrom('concert_times').select('concert_time_id').where('concert_time_id', '=', concertTimeId).executeTakeFirst();
+  const row = await db
+    .selectFrom('concert_times')
+    .select('concert_time_id')
+    .where('concert_time_id', '=', concertTimeId)
+    .executeTakeFirst();
   return row !== undefined;
 }
 
@@ -60,5 +76,10 @@ export async function availableSeats(db: Db, concertTimeId: string) {
     .where('status', '=', 'empty')
     .orderBy('seat_number')
     .execute();
-  return rows.map((row) => ({ seatId: row.seat_id, seatNumber: row.seat_number, price: row.price, status: 'empty' as const }));
+  return rows.map((row) => ({
+    seatId: row.seat_id,
+    seatNumber: row.seat_number,
+    price: row.price,
+    status: 'empty' as const,
+  }));
 }

@@ -9,8 +9,13 @@ export async function projectionStatuses(system: Pick<System, 'runner' | 'store'
   const statuses = await system.runner.statuses();
   return Promise.all(
     statuses.map(async (status) => {
-      const handles = projections.find((projection) => projection.name === status.name)?.handles ?? [];
-      const ahead = await system.store.readAll({ fromPosition: status.checkpoint, filter: { eventTypes: handles }, maxCount: lagCap });
+      const handles =
+        projections.find((projection) => projection.name === status.name)?.handles ?? [];
+      const ahead = await system.store.readAll({
+        fromPosition: status.checkpoint,
+        filter: { eventTypes: handles },
+        maxCount: lagCap,
+      });
       return {
         name: status.name,
         version: status.version,

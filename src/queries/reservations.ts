@@ -4,7 +4,15 @@ import type { Db } from '../projections/database.js';
 export async function findReservation(db: Db, reservationId: string, now: Date) {
   const row = await db
     .selectFrom('reservations')
-    .select(['reservation_id', 'concert_time_id', 'seat_id', 'user_id', 'price', 'status', 'hold_expires_at'])
+    .select([
+      'reservation_id',
+      'concert_time_id',
+      'seat_id',
+      'user_id',
+      'price',
+      'status',
+      'hold_expires_at',
+    ])
     .where('reservation_id', '=', reservationId)
     .executeTakeFirst();
   if (!row) return undefined;

@@ -16,7 +16,11 @@ export interface TokenView {
  * admitted so far are exactly queue numbers 1..admitted_count. A pass whose time is up
  * reads as expired even before the admission process records it.
  */
-export async function findToken(db: Db, tokenId: string, now: Date): Promise<TokenView | undefined> {
+export async function findToken(
+  db: Db,
+  tokenId: string,
+  now: Date,
+): Promise<TokenView | undefined> {
   const row = await db
     .selectFrom('tokens')
     .innerJoin('queue_stats', (join) => join.on('queue_stats.id', '=', 1))
@@ -57,7 +61,9 @@ export async function admissionRate(db: Db, now: Date, windowSeconds = 300): Pro
   return Number(admitted) / windowSeconds;
 }
 
-export async function queueLength(db: Db): Promise<{ waiting: number; issued: number; admitted: number }> {
+export async function queueLength(
+  db: Db,
+): Promise<{ waiting: number; issued: number; admitted: number }> {
   const row = await db.selectFrom('queue_stats').selectAll().where('id', '=', 1).executeTakeFirst();
   const issued = row?.issued_count ?? 0;
   const admitted = row?.admitted_count ?? 0;

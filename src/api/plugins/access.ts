@@ -32,7 +32,10 @@ function keysMatch(given: string, expected: string): boolean {
  * Checks X-Queue-Token or X-Admin-Key once, before the body is even parsed, and puts the
  * caller on the request. No route takes a userId from the request except token issuance.
  */
-export function registerAccess(app: FastifyInstance, deps: { db: Db; clock: Clock; adminApiKey: string }): void {
+export function registerAccess(
+  app: FastifyInstance,
+  deps: { db: Db; clock: Clock; adminApiKey: string },
+): void {
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const { access = 'public', allowExpiredForReplay = false } = request.routeOptions.config;
@@ -53,7 +56,11 @@ export function registerAccess(app: FastifyInstance, deps: { db: Db; clock: Cloc
     request.caller = token;
     if (access === 'any-token') return;
     if (token.status === 'hold') {
-      throw new DomainError('TOKEN_NOT_ACTIVE', `still waiting in line at position ${token.position}`, { position: token.position });
+      throw new DomainError(
+        'TOKEN_NOT_ACTIVE',
+        `still waiting in line at position ${token.position}`,
+        { position: token.position },
+      );
     }
     if (token.status === 'expired' && !allowExpiredForReplay) {
       throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');

@@ -37,13 +37,24 @@ export function createMetrics(deps: { db: Db; clock: Clock; runner: ProjectionRu
     labelNames: ['projection'],
     registers: [registry],
     async collect() {
-      for (const status of await deps.runner.statuses()) this.set({ projection: status.name }, status.eventsApplied);
+      for (const status of await deps.runner.statuses())
+        this.set({ projection: status.name }, status.eventsApplied);
     },
   });
   return {
     registry,
-    holds: new Counter({ name: 'seat_holds_total', help: 'Seat hold requests by outcome', labelNames: ['outcome'], registers: [registry] }),
-    payments: new Counter({ name: 'payments_total', help: 'Payment requests by outcome', labelNames: ['outcome'], registers: [registry] }),
+    holds: new Counter({
+      name: 'seat_holds_total',
+      help: 'Seat hold requests by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
+    payments: new Counter({
+      name: 'payments_total',
+      help: 'Payment requests by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
   };
 }
 
@@ -57,7 +68,11 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
   });
   app.addHook('onResponse', async (request, reply) => {
     duration.observe(
-      { method: request.method, route: request.routeOptions.url ?? 'unknown', status: String(reply.statusCode) },
+      {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unknown',
+        status: String(reply.statusCode),
+      },
       reply.elapsedTime / 1000,
     );
   });

@@ -15,7 +15,12 @@ const concertPlan = z.strictObject({
         concertTime: isoTime,
         reservationStartTime: isoTime,
         seats: z
-          .array(z.strictObject({ seatNumber: z.number().int().positive().max(1_000_000), price: z.number().int().nonnegative().max(100_000_000) }))
+          .array(
+            z.strictObject({
+              seatNumber: z.number().int().positive().max(1_000_000),
+              price: z.number().int().nonnegative().max(100_000_000),
+            }),
+          )
           .min(1)
           .max(10_000),
       }),
@@ -24,7 +29,11 @@ const concertPlan = z.strictObject({
     .max(366),
 });
 
-const streamName = z.string().min(1).max(200).regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a stream name' });
+const streamName = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a stream name' });
 
 export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
   const { config } = system;
@@ -41,7 +50,12 @@ export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
         response: {
           201: z.object({
             concertId: z.string(),
-            dates: z.array(z.object({ concertTimeId: z.string(), seats: z.array(z.object({ seatId: z.string(), seatNumber: z.number().int() })) })),
+            dates: z.array(
+              z.object({
+                concertTimeId: z.string(),
+                seats: z.array(z.object({ seatId: z.string(), seatNumber: z.number().int() })),
+              }),
+            ),
           }),
           400: problem,
           401: problem,
@@ -87,7 +101,8 @@ export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async (request) => {
       const events = await system.store.readStream(request.params.streamName);
-      if (events.length === 0) throw new DomainError('NOT_FOUND', `no stream ${request.params.streamName}`);
+      if (events.length === 0)
+        throw new DomainError('NOT_FOUND', `no stream ${request.params.streamName}`);
       return events.map((event) => ({
         position: formatPosition(event.position),
         revision: Number(event.revision),
@@ -112,7 +127,10 @@ export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
               name: z.string(),
               version: z.number().int(),
               checkpoint: z.string(),
-              lag: z.number().int().describe('events of its types not yet applied (capped at 10000)'),
+              lag: z
+                .number()
+                .int()
+                .describe('events of its types not yet applied (capped at 10000)'),
               eventsApplied: z.number().int(),
               status: z.string(),
               lastError: z.string().optional(),

@@ -1,6 +1,12 @@
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
-import { availableDates, availableSeats, concertExists, concertTimeExists, listConcerts } from '../../queries/catalog.js';
+import {
+  availableDates,
+  availableSeats,
+  concertExists,
+  concertTimeExists,
+  listConcerts,
+} from '../../queries/catalog.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { id, isoTime, problem } from '../schemas.js';
 
@@ -56,7 +62,8 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async (request) => {
       const { concertId } = request.params;
-      if (!(await concertExists(db, concertId))) throw new DomainError('NOT_FOUND', `no concert ${concertId}`);
+      if (!(await concertExists(db, concertId)))
+        throw new DomainError('NOT_FOUND', `no concert ${concertId}`);
       return availableDates(db, concertId, clock());
     },
   );
@@ -70,7 +77,14 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
         summary: 'Empty seats of a concert time, by seat number',
         params: z.object({ concertTimeId: id }),
         response: {
-          200: z.array(z.object({ seatId: z.string(), seatNumber: z.number().int(), price: z.number().int(), status: z.literal('empty') })),
+          200: z.array(
+            z.object({
+              seatId: z.string(),
+              seatNumber: z.number().int(),
+              price: z.number().int(),
+              status: z.literal('empty'),
+            }),
+          ),
           401: problem,
           403: problem,
           404: problem,
@@ -79,7 +93,8 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async (request) => {
       const { concertTimeId } = request.params;
-      if (!(await concertTimeExists(db, concertTimeId))) throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
+      if (!(await concertTimeExists(db, concertTimeId)))
+        throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
       return availableSeats(db, concertTimeId);
     },
   );

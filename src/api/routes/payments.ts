@@ -41,16 +41,29 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
       if (caller.status === 'expired') {
         // A payment expires its token, so a retry of that very payment (same key) must
         // still get its answer; anything else needs a live token.
-        const replay = idempotencyKey ? await readPayment(system.store, deterministicId('payment', caller.userId, idempotencyKey)) : undefined;
-        if (!replay || replay.status === 'none') throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+        const replay = idempotencyKey
+          ? await readPayment(
+              system.store,
+              deterministicId('payment', caller.userId, idempotencyKey),
+            )
+          : undefined;
+        if (!replay || replay.status === 'none')
+          throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
       }
       const reservation = await findReservation(db, request.body.reservationId, clock());
       if (!reservation) throw new DomainError('NOT_FOUND', 'no such reservation');
-      if (reservation.userId !== caller.userId) throw new DomainError('SEAT_NOT_HELD_BY_USER', 'this seat is held by someone else');
+      if (reservation.userId !== caller.userId)
+        throw new DomainError('SEAT_NOT_HELD_BY_USER', 'this seat is held by someone else');
       try {
         const { receipt, written } = await pay(
           { store: system.store, clock },
-          { userId: caller.userId, tokenId: caller.token, reservationId: reservation.reservationId, seatId: reservation.seatId, idempotencyKey },
+          {
+            userId: caller.userId,
+            tokenId: caller.token,
+            reservationId: reservation.reservationId,
+            seatId: reservation.seatId,
+            idempotencyKey,
+          },
         );
         metrics.payments.inc({ outcome: 'paid' });
         await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);

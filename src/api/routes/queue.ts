@@ -1,5 +1,14 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { auditTime, concatMap, distinctUntilChanged, from, interval, merge, startWith, takeWhile } from 'rxjs';
+import {
+  auditTime,
+  concatMap,
+  distinctUntilChanged,
+  from,
+  interval,
+  merge,
+  startWith,
+  takeWhile,
+} from 'rxjs';
 import { z } from 'zod';
 import { issueToken } from '../../commands/issue-token.js';
 import { admissionRate, findToken, type TokenView } from '../../queries/tokens.js';
@@ -17,12 +26,17 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
   async function estimatedWaitSeconds(token: TokenView): Promise<number> {
     if (token.status !== 'hold') return 0;
     const now = clock();
-    if (now.getTime() - rate.at > 1000) rate = { value: await admissionRate(db, now), at: now.getTime() };
+    if (now.getTime() - rate.at > 1000)
+      rate = { value: await admissionRate(db, now), at: now.getTime() };
     // With no admissions seen lately, assume slots free up only as passes run out.
-    const perSecond = rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
+    const perSecond =
+      rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
     return Math.ceil(token.position / perSecond);
   }
-  const withEstimate = async (token: TokenView) => ({ ...token, estimatedWaitSeconds: await estimatedWaitSeconds(token) });
+  const withEstimate = async (token: TokenView) => ({
+    ...token,
+    estimatedWaitSeconds: await estimatedWaitSeconds(token),
+  });
 
   app.post(
     '/queue/tokens',
@@ -31,7 +45,13 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
       schema: {
         tags: ['queue'],
         summary: 'Join the waiting queue, or get back your live token',
-        body: z.strictObject({ userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, { error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -' }) }),
+        body: z.strictObject({
+          userId: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+              error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
+            }),
+        }),
         response: { 200: tokenView, 201: tokenView, 400: problem },
       },
     },
@@ -70,7 +90,10 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
     '/queue/tokens/current/events',
     {
       config: { access: 'any-token' },
-      schema: { tags: ['queue'], summary: 'Server-sent events with your token whenever it changes; a final `expired` event' },
+      schema: {
+        tags: ['queue'],
+        summary: 'Server-sent events with your token whenever it changes; a final `expired` event',
+      },
     },
     (request: FastifyRequest, reply: FastifyReply) => {
       const tokenId = request.caller!.token;
@@ -85,14 +108,22 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
       const subscription = merge(system.runner.changes.pipe(auditTime(200)), interval(5000))
         .pipe(
           startWith(undefined),
-          concatMap(() => from(findToken(db, tokenId, clock()).then((token) => (token ? withEstimate(token) : undefined)))),
+          concatMap(() =>
+            from(
+              findToken(db, tokenId, clock()).then((token) =>
+                token ? withEstimate(token) : undefined,
+              ),
+            ),
+          ),
           distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
           takeWhile((token) => token !== undefined && token.status !== 'expired', true),
         )
         .subscribe({
           next: (token) => {
             if (!token) return;
-            reply.raw.write(`event: ${token.status === 'expired' ? 'expired' : 'token'}\ndata: ${JSON.stringify(token)}\n\n`);
+            reply.raw.write(
+              `event: ${token.status === 'expired' ? 'expired' : 'token'}\ndata: ${JSON.stringify(token)}\n\n`,
+            );
           },
           error: (error: unknown) => {
             request.log.error({ err: error }, 'token event stream failed');

@@ -26,7 +26,14 @@ export function reservationRoutes(app: ZodApp, { system, metrics }: ApiContext):
         tags: ['reservations'],
         summary: 'Hold a seat for SEAT_HOLD_TTL_SECONDS',
         body: z.strictObject({ concertTimeId: id, seatId: id }),
-        response: { 201: reservation, 400: problem, 401: problem, 403: problem, 404: problem, 409: problem },
+        response: {
+          201: reservation,
+          400: problem,
+          401: problem,
+          403: problem,
+          404: problem,
+          409: problem,
+        },
       },
     },
     async (request, reply) => {
@@ -59,7 +66,8 @@ export function reservationRoutes(app: ZodApp, { system, metrics }: ApiContext):
     async (request) => {
       const found = await findReservation(db, request.params.reservationId, clock());
       // Someone else's reservation is as unknown to the caller as a missing one.
-      if (!found || found.userId !== request.caller!.userId) throw new DomainError('NOT_FOUND', 'no such reservation');
+      if (!found || found.userId !== request.caller!.userId)
+        throw new DomainError('NOT_FOUND', 'no such reservation');
       const { userId: _owner, ...view } = found;
       return view;
     },

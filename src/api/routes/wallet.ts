@@ -15,7 +15,11 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
       schema: {
         tags: ['wallet'],
         summary: 'Your balance',
-        response: { 200: z.object({ userId: z.string(), balance: z.number().int() }), 401: problem, 403: problem },
+        response: {
+          200: z.object({ userId: z.string(), balance: z.number().int() }),
+          401: problem,
+          403: problem,
+        },
       },
     },
     async (request) => walletBalance(db, request.caller!.userId),
@@ -34,7 +38,9 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
             .number({ error: 'must be a number' })
             .int({ error: 'must be a whole number of KRW' })
             .positive({ error: 'must be positive' })
-            .max(config.MAX_CHARGE_AMOUNT, { error: `must be at most ${config.MAX_CHARGE_AMOUNT}` }),
+            .max(config.MAX_CHARGE_AMOUNT, {
+              error: `must be at most ${config.MAX_CHARGE_AMOUNT}`,
+            }),
         }),
         response: {
           200: z.object({ userId: z.string(), balance: z.number().int(), chargeId: z.string() }),
@@ -51,7 +57,12 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
         { store: system.store, clock, maxChargeAmount: config.MAX_CHARGE_AMOUNT },
         { userId, amount: request.body.amount, idempotencyKey: request.headers['idempotency-key'] },
       );
-      await awaitReadModels(system.runner, reply, result.written, config.READ_YOUR_WRITES_TIMEOUT_MS);
+      await awaitReadModels(
+        system.runner,
+        reply,
+        result.written,
+        config.READ_YOUR_WRITES_TIMEOUT_MS,
+      );
       return { userId, balance: result.balance, chargeId: result.chargeId };
     },
   );
