@@ -37,6 +37,8 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemDetails(app);
+  // JSON in and out: any other body type is refused with 415 rather than half-parsed.
+  app.removeContentTypeParser('text/plain');
 
   await app.register(swagger, {
     openapi: {

@@ -39,12 +39,10 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
         };
         return reply.code(lagging.length === 0 ? 200 : 503).send(body);
       } catch (error) {
-        return reply
-          .code(503)
-          .send({
-            status: 'unavailable',
-            detail: error instanceof Error ? error.message : String(error),
-          });
+        return reply.code(503).send({
+          status: 'unavailable',
+          detail: error instanceof Error ? error.message : String(error),
+        });
       }
     },
   );

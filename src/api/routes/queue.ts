@@ -46,11 +46,9 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
         tags: ['queue'],
         summary: 'Join the waiting queue, or get back your live token',
         body: z.strictObject({
-          userId: z
-            .string()
-            .regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-              error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
-            }),
+          userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+            error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
+          }),
         }),
         response: { 200: tokenView, 201: tokenView, 400: problem },
       },
