@@ -124,7 +124,7 @@ describe('server-sent token events', () => {
     const readUntil = async (marker: string) => {
       const deadline = Date.now() + 10_000;
       while (!received.includes(marker) && Date.now() < deadline) {
-        const { value, done } = await reader.read();
+        const { value, done } = (await reader.read()) as { value?: Uint8Array; done: boolean };
         if (done) break;
         received += decoder.decode(value);
       }
