@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { Subject, type Observable } from 'rxjs';
 import type { Written } from '../commands/written.js';
 import { sleep } from '../events/store/live-batches.js';
+import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
 import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
@@ -27,7 +28,7 @@ interface RunnerDeps {
   readonly onBatch?: (projection: string, events: number, checkpoint: Position) => void;
 }
 
-const leaderLockId = 7_331_002;
+const leaderLockId = advisoryLocks.projectionLeader;
 const batchSize = 500;
 /** Empty batches only move the checkpoint; persist those at most this often. */
 const heartbeatPersistMs = 250;
@@ -76,7 +77,7 @@ export class ProjectionRunner {
     ]);
     for (const projection of this.deps.projections) {
       await db.transaction().execute(async (trx) => {
-        await sql`SELECT pg_advisory_xact_lock(${leaderLockId + 1})`.execute(trx);
+        await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
         const row = await trx
           .selectFrom('projection_checkpoints')
           .selectAll()

@@ -123,7 +123,10 @@ export interface EventStore {
    * when the consumer asks for it, so a slow consumer (a projection) bounds memory.
    */
   streamAll(options?: StreamAllOptions): AsyncIterable<LogBatch>;
-  /** The position of the last event a subscriber can already see (or START). */
+  /**
+   * The position of the last committed event (or START). Subscribers reach it once every
+   * older transaction has ended, so waiting for it covers everything committed so far.
+   */
   headPosition(): Promise<Position>;
   close(): Promise<void>;
 }

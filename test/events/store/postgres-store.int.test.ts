@@ -104,7 +104,7 @@ describe('PostgreSQL event store', () => {
     await otherPool.end();
   });
 
-  it('reports the head position a subscriber can see', async () => {
+  it('reports the position of the last committed event as the head', async () => {
     const store = await PostgresEventStore.create(pool);
     const appended = await store.appendToStream(`head-${randomUUID()}`, [
       { type: 'Head', data: {} },

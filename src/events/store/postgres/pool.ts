@@ -21,12 +21,12 @@ const types = {
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
 };
 
-export function createPool(connectionString: string, max: number): pg.Pool {
+export function createPool(connectionString: string, max: number, searchPath?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
     types,
-    options: '-c idle_in_transaction_session_timeout=30000',
+    options: `-c idle_in_transaction_session_timeout=30000${searchPath ? ` -c search_path=${searchPath}` : ''}`,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it.
   pool.on('error', () => undefined);

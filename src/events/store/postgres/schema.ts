@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { advisoryLocks } from './advisory-locks.js';
 
 /**
  * The event log. See docs/event-store.md for why positions are (transaction id, sequence)
@@ -76,7 +77,7 @@ const eventStoreSchema = [
    END $$`,
 ];
 
-const migrationLockId = 7_331_001;
+const migrationLockId = advisoryLocks.eventStoreMigration;
 
 /** Applies the store schema once per database, serialized across processes. */
 export async function migrateEventStore(pool: pg.Pool): Promise<void> {

@@ -26,6 +26,8 @@ import { migrateEventStore } from './schema.js';
 const notifyChannel = 'es_events';
 const uniqueViolation = '23505';
 const maxPrepare = 2n ** 63n - 1n;
+/** idle_in_transaction_session_timeout bounds how long an open transaction can hide the head. */
+const readAllWaitMs = 30_000;
 
 interface EventRow {
   seq: string;
@@ -163,13 +165,24 @@ export class PostgresEventStore implements EventStore {
     return rows.map(toRecordedEvent);
   }
 
+  /**
+   * Includes every event committed before the call: if an older transaction is still
+   * open, it waits (briefly, bounded) for it to end rather than return a log with a hole.
+   */
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const { events } = await this.readSafeBatch(
-      options.fromPosition ?? START,
-      options.filter,
-      options.maxCount ?? 1000,
-    );
-    return events;
+    const maxCount = options.maxCount ?? 1000;
+    const head = await this.headPosition();
+    const deadline = Date.now() + readAllWaitMs;
+    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
+      const { events, horizon } = await this.readSafeBatch(
+        options.fromPosition ?? START,
+        options.filter,
+        maxCount,
+      );
+      if (events.length === maxCount || horizon > head.commit || Date.now() > deadline)
+        return events;
+      await sleep(delay);
+    }
   }
 
   /**
@@ -269,7 +282,6 @@ export class PostgresEventStore implements EventStore {
   async headPosition(): Promise<Position> {
     const { rows } = await this.pool.query<{ transaction_id: string; seq: string }>(
       `SELECT e.transaction_id::text AS transaction_id, e.seq FROM es_events e
-       WHERE e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
        ORDER BY e.transaction_id DESC, e.seq DESC LIMIT 1`,
     );
     const row = rows[0];

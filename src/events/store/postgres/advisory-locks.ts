@@ -1,0 +1,11 @@
+/** Every PostgreSQL advisory lock the service takes, in one place so ids never collide. */
+export const advisoryLocks = {
+  /** Event store schema migration (schema.ts). */
+  eventStoreMigration: 7_331_001,
+  /** The one process that runs the projections (projections/runner.ts). */
+  projectionLeader: 7_331_002,
+  /** The one admitter acting at a time (commands/admission.ts). */
+  admission: 7_331_003,
+  /** Read-model table creation and version resets (projections/runner.ts). */
+  projectionSetup: 7_331_004,
+} as const;
