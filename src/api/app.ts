@@ -7,6 +7,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import { countEventsInPostgres, RebuildJobs } from '../projections/rebuild.js';
 import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
@@ -63,7 +64,12 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   registerHttpMetrics(app, metrics);
   registerAccess(app, { db: system.db, clock: system.clock, adminApiKey });
 
-  const context: ApiContext = { system, metrics };
+  const rebuilds = new RebuildJobs({
+    ...system,
+    ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
+  });
+  app.addHook('onClose', () => rebuilds.settle());
+  const context: ApiContext = { system, metrics, rebuilds };
   for (const routes of [
     queueRoutes,
     concertRoutes,

@@ -6,6 +6,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { RebuildJobs } from '../projections/rebuild.js';
 import type { System } from '../system.js';
 import type { Metrics } from './plugins/metrics.js';
 
@@ -20,4 +21,5 @@ export type ZodApp = FastifyInstance<
 export interface ApiContext {
   readonly system: System;
   readonly metrics: Metrics;
+  readonly rebuilds: RebuildJobs;
 }

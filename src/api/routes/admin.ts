@@ -1,8 +1,9 @@
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { scheduleConcert } from '../../commands/schedule-concert.js';
-import { formatPosition } from '../../events/store/port.js';
+import { projections } from '../../projections/index.js';
 import { projectionStatuses } from '../../queries/projections.js';
+import { streamStateAt, toHistoryEntry } from '../../queries/streams.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { isoTime, problem } from '../schemas.js';
@@ -35,7 +36,7 @@ const streamName = z
   .max(200)
   .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a stream name' });
 
-export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
+export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void {
   const { config } = system;
 
   app.post(
@@ -103,14 +104,76 @@ export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
       const events = await system.store.readStream(request.params.streamName);
       if (events.length === 0)
         throw new DomainError('NOT_FOUND', `no stream ${request.params.streamName}`);
-      return events.map((event) => ({
-        position: formatPosition(event.position),
-        revision: Number(event.revision),
-        type: event.type,
-        data: event.data,
-        metadata: { ...event.metadata },
-        createdAt: event.createdAt.toISOString(),
-      }));
+      return events.map(toHistoryEntry);
+    },
+  );
+
+  app.get(
+    '/admin/streams/:streamName/state',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary:
+          "A stream's state as of a time or a log position (folded with the commands' evolve)",
+        params: z.object({ streamName }),
+        querystring: z.object({
+          at: z
+            .union([isoTime, z.string().regex(/^\d+\/\d+$/)])
+            .optional()
+            .describe('ISO time or position "commit/prepare"; default now'),
+        }),
+        response: {
+          200: z.object({
+            streamName: z.string(),
+            at: z.string(),
+            revision: z.number().int(),
+            position: z.string().nullable(),
+            state: z.unknown(),
+          }),
+          400: problem,
+          401: problem,
+          404: problem,
+        },
+      },
+    },
+    async (request) => {
+      const { streamName } = request.params;
+      const exists = (await system.store.readStream(streamName, { maxCount: 1 })).length > 0;
+      const state = exists
+        ? await streamStateAt(system.store, streamName, request.query.at)
+        : undefined;
+      if (!state) throw new DomainError('NOT_FOUND', `no stream ${streamName} of a known kind`);
+      return state;
+    },
+  );
+
+  app.post(
+    '/admin/projections/:name/rebuild',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['admin'],
+        summary:
+          'Rebuild a projection beside the live one and swap it in; progress in GET /admin/projections',
+        params: z.object({ name: z.string() }),
+        response: {
+          202: z.object({ projection: z.string(), status: z.literal('started') }),
+          401: problem,
+          404: problem,
+          409: problem,
+        },
+      },
+    },
+    async (request, reply) => {
+      const projection = projections.find((candidate) => candidate.name === request.params.name);
+      if (!projection) throw new DomainError('NOT_FOUND', `no projection ${request.params.name}`);
+      if (!rebuilds.start(projection))
+        throw new DomainError(
+          'CONCURRENCY_CONFLICT',
+          `a rebuild of ${projection.name} is already running`,
+        );
+      return reply.code(202).send({ projection: projection.name, status: 'started' as const });
     },
   );
 
@@ -134,12 +197,36 @@ export function adminRoutes(app: ZodApp, { system }: ApiContext): void {
               eventsApplied: z.number().int(),
               status: z.string(),
               lastError: z.string().optional(),
+              rebuild: z
+                .object({
+                  phase: z.string(),
+                  applied: z.number().int(),
+                  total: z.number().int().optional(),
+                  eventsPerSecond: z.number(),
+                  error: z.string().optional(),
+                })
+                .optional(),
             }),
           ),
           401: problem,
         },
       },
     },
-    async () => projectionStatuses(system),
+    async () =>
+      (await projectionStatuses(system)).map((status) => {
+        const rebuild = rebuilds.progress(status.name);
+        if (!rebuild) return status;
+        const { phase, applied, total, eventsPerSecond, error } = rebuild;
+        return {
+          ...status,
+          rebuild: {
+            phase,
+            applied,
+            eventsPerSecond,
+            ...(total !== undefined ? { total } : {}),
+            ...(error ? { error } : {}),
+          },
+        };
+      }),
   );
 }

@@ -1,0 +1,230 @@
+import { parseArgs } from 'node:util';
+import { systemClock } from './commands/clock.js';
+import { scheduleConcert } from './commands/schedule-concert.js';
+import { ConfigError, loadConfig } from './config.js';
+import { projections } from './projections/index.js';
+import {
+  countEventsInPostgres,
+  rebuildProjection,
+  type RebuildProgress,
+} from './projections/rebuild.js';
+import { verifyReadModels } from './projections/verify.js';
+import { streamHistory, streamStateAt, traceUser, type HistoryEntry } from './queries/streams.js';
+import { startSystem, type System } from './system.js';
+
+const usage = `Usage: npm run cli -- <command> [options]
+
+Works on the same store as the service (DATABASE_URL / EVENTSTORE_URL, or the embedded
+server in DATA_DIR: joined if the service runs, started otherwise).
+
+Commands:
+  history <stream> [--json]          every event of a stream: position, revision, type, time, data
+  state <stream> [--at <time|pos>]   the stream's state as of an ISO time or a position "commit/prepare"
+  trace --user <userId> [--json]     a user's tokens, holds, charges and payments in log order
+  rebuild [projection...]            rebuild projections beside the live ones and swap them in
+  verify                             replay the log into a scratch schema and compare with the read models
+  seed --concerts <n> --seats <m> [--dates <d>]
+                                     schedule a large catalog (for demos and benchmarks)
+
+Stream names: seat-{seatId}, wallet-{userId}, token-{userId}, payment-{paymentId}, concert-{concertId}
+Projections: ${projections.map((projection) => projection.name).join(', ')}`;
+
+class UsageError extends Error {}
+
+function printHistory(entries: readonly (HistoryEntry & { stream?: string })[], json: boolean) {
+  if (json) return console.log(JSON.stringify(entries, null, 2));
+  for (const entry of entries) {
+    const where = entry.stream ? `${entry.stream} #${entry.revision}` : `#${entry.revision}`;
+    console.log(
+      `${entry.position.padEnd(16)} ${entry.createdAt}  ${where.padEnd(12)} ${entry.type.padEnd(22)} ${JSON.stringify(entry.data)}`,
+    );
+  }
+}
+
+/** A progress bar on a terminal, plain lines every two seconds otherwise. */
+function progressPrinter() {
+  let lastLine = 0;
+  return (progress: RebuildProgress) => {
+    const { projection, applied, total, eventsPerSecond, phase } = progress;
+    const share = total ? Math.min(applied / total, 1) : undefined;
+    const eta =
+      total && eventsPerSecond > 0
+        ? Math.max(0, Math.round((total - applied) / eventsPerSecond))
+        : undefined;
+    const counts = `${applied}${total !== undefined ? `/${total}` : ''} events, ${eventsPerSecond} events/s${eta !== undefined && phase === 'replaying' ? `, ETA ${eta}s` : ''}`;
+    if (process.stdout.isTTY) {
+      const width = 30;
+      const filled = share === undefined ? 0 : Math.round(share * width);
+      process.stdout.write(
+        `\r${projection.padEnd(16)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${counts} ${phase}   `,
+      );
+      if (phase === 'done') process.stdout.write('\n');
+    } else if (phase !== 'replaying' || Date.now() - lastLine > 2000) {
+      lastLine = Date.now();
+      console.log(`${projection}: ${phase} ${counts}`);
+    }
+  };
+}
+
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+    return command ? 0 : 2;
+  }
+  const { values, positionals } = parseArgs({
+    args: rest,
+    allowPositionals: true,
+    options: {
+      json: { type: 'boolean', default: false },
+      at: { type: 'string' },
+      user: { type: 'string' },
+      concerts: { type: 'string' },
+      seats: { type: 'string' },
+      dates: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const known = ['history', 'state', 'trace', 'rebuild', 'verify', 'seed'];
+  if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
+  const needsStream = command === 'history' || command === 'state';
+  if (needsStream && positionals.length !== 1)
+    throw new UsageError(`${command} needs exactly one stream name`);
+  if (command === 'trace' && !values.user) throw new UsageError('trace needs --user <userId>');
+  const wanted =
+    command === 'rebuild'
+      ? positionals.length
+        ? positionals
+        : projections.map((projection) => projection.name)
+      : [];
+  for (const name of wanted)
+    if (!projections.some((projection) => projection.name === name))
+      throw new UsageError(`unknown projection "${name}"`);
+  const count = (name: 'concerts' | 'seats' | 'dates', fallback?: number) => {
+    const raw = values[name] ?? (fallback !== undefined ? String(fallback) : undefined);
+    const value = Number(raw);
+    if (!raw || !Number.isInteger(value) || value < 1 || value > 100_000)
+      throw new UsageError(`--${name} must be a whole number from 1 to 100000`);
+    return value;
+  };
+  const seedShape =
+    command === 'seed'
+      ? { concerts: count('concerts'), seats: count('seats'), dates: count('dates', 1) }
+      : undefined;
+
+  const config = loadConfig({ LOG_LEVEL: 'silent', DEMO_SEED: 'false', ...process.env });
+  // Rebuild and verify need the live projections to move: run them here unless the service does.
+  const system: System = await startSystem({
+    config,
+    clock: systemClock,
+    processes: false,
+    projections: command === 'verify' || command === 'rebuild',
+  });
+  try {
+    switch (command) {
+      case 'history': {
+        const entries = await streamHistory(system.store, positionals[0]!);
+        if (entries.length === 0) throw new UsageError(`no stream "${positionals[0]}"`);
+        printHistory(entries, values.json);
+        return 0;
+      }
+      case 'state': {
+        const state = await streamStateAt(system.store, positionals[0]!, values.at);
+        if (!state)
+          throw new UsageError('state knows seat-, wallet-, token-, payment- and concert- streams');
+        console.log(JSON.stringify(state, null, 2));
+        return 0;
+      }
+      case 'trace':
+        printHistory(await traceUser(system.store, values.user!), values.json);
+        return 0;
+      case 'rebuild': {
+        const print = progressPrinter();
+        const countEvents = config.EVENTSTORE_URL ? undefined : countEventsInPostgres(system.db);
+        for (const name of wanted) {
+          const projection = projections.find((candidate) => candidate.name === name)!;
+          const done = await rebuildProjection(
+            { ...system, ...(countEvents ? { countEvents } : {}) },
+            projection,
+            print,
+          );
+          console.log(
+            `${name}: rebuilt from ${done.applied} events at ${done.eventsPerSecond} events/s`,
+          );
+        }
+        return 0;
+      }
+      case 'verify': {
+        const differences = await verifyReadModels({
+          ...system,
+          projections,
+          waitForProjections: (position) =>
+            system.runner.waitFor(
+              { position, eventTypes: projections.flatMap((projection) => projection.handles) },
+              60_000,
+            ),
+        });
+        if (differences.length === 0) {
+          console.log('verify: every read model matches a fresh replay of the log');
+          return 0;
+        }
+        for (const difference of differences) {
+          console.log(
+            `${difference.table}: ${difference.onlyLive.length} row(s) only in the live model, ${difference.onlyReplayed.length} only in the replay`,
+          );
+          for (const row of difference.onlyLive) console.log(`  live:     ${JSON.stringify(row)}`);
+          for (const row of difference.onlyReplayed)
+            console.log(`  replayed: ${JSON.stringify(row)}`);
+        }
+        return 1;
+      }
+      case 'seed': {
+        const shape = seedShape!;
+        const now = Date.now();
+        for (let concert = 0; concert < shape.concerts; concert++) {
+          const { concert: scheduled } = await scheduleConcert(system, {
+            title: `Seeded concert ${concert + 1}`,
+            dates: Array.from({ length: shape.dates }, (_, date) => ({
+              concertTime: new Date(now + (date + 7) * 86_400_000).toISOString(),
+              reservationStartTime: new Date(now - 3_600_000).toISOString(),
+              seats: Array.from({ length: shape.seats }, (_, seat) => ({
+                seatNumber: seat + 1,
+                price: [70_000, 110_000, 150_000][seat % 3]!,
+              })),
+            })),
+          });
+          console.log(
+            `seeded ${scheduled.concertId}: ${shape.dates} date(s) x ${shape.seats} seats`,
+          );
+        }
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await system.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (
+      error instanceof UsageError ||
+      error instanceof ConfigError ||
+      (error instanceof TypeError &&
+        'code' in error &&
+        String(error.code).startsWith('ERR_PARSE_ARGS'))
+    ) {
+      console.error(`${error.message}\n\n${usage}`);
+      process.exit(2);
+    }
+    console.error(error);
+    process.exit(1);
+  },
+);

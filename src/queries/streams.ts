@@ -1,0 +1,117 @@
+import { concertKind } from '../events/catalog.js';
+import { foldEvents, type StreamKind } from '../events/event.js';
+import { paymentKind } from '../events/payment.js';
+import { seatKind } from '../events/seat.js';
+import { tokenKind } from '../events/token.js';
+import { walletKind } from '../events/wallet.js';
+import {
+  comparePositions,
+  formatPosition,
+  parsePosition,
+  type EventStore,
+  type RecordedEvent,
+} from '../events/store/port.js';
+
+const kinds: readonly [string, StreamKind<unknown, never>][] = [
+  ['seat-', seatKind as StreamKind<unknown, never>],
+  ['wallet-', walletKind as StreamKind<unknown, never>],
+  ['token-', tokenKind as StreamKind<unknown, never>],
+  ['payment-', paymentKind as StreamKind<unknown, never>],
+  ['concert-', concertKind as StreamKind<unknown, never>],
+];
+
+export const kindOfStream = (streamName: string) =>
+  kinds.find(([prefix]) => streamName.startsWith(prefix))?.[1];
+
+export interface HistoryEntry {
+  readonly position: string;
+  readonly revision: number;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: Record<string, unknown>;
+  readonly createdAt: string;
+}
+
+export const toHistoryEntry = (event: RecordedEvent): HistoryEntry => ({
+  position: formatPosition(event.position),
+  revision: Number(event.revision),
+  type: event.type,
+  data: event.data,
+  metadata: { ...event.metadata },
+  createdAt: event.createdAt.toISOString(),
+});
+
+export async function streamHistory(
+  store: EventStore,
+  streamName: string,
+): Promise<HistoryEntry[]> {
+  return (await store.readStream(streamName)).map(toHistoryEntry);
+}
+
+/** `at` is an ISO time or a log position "commit/prepare"; undefined means now. */
+export function parseMoment(
+  at: string | undefined,
+): { time: number } | { position: NonNullable<ReturnType<typeof parsePosition>> } | undefined {
+  if (at === undefined) return undefined;
+  const position = parsePosition(at);
+  if (position) return { position };
+  const time = Date.parse(at);
+  return Number.isNaN(time) ? undefined : { time };
+}
+
+/**
+ * A stream's state as of a moment, folded with the same evolve the commands use.
+ * Returns undefined for a stream kind this service does not know.
+ */
+export async function streamStateAt(store: EventStore, streamName: string, at: string | undefined) {
+  const kind = kindOfStream(streamName);
+  if (!kind) return undefined;
+  const moment = parseMoment(at);
+  const events = (await store.readStream(streamName)).filter((event) => {
+    if (!moment) return true;
+    if ('time' in moment) return event.createdAt.getTime() <= moment.time;
+    return comparePositions(event.position, moment.position) <= 0;
+  });
+  const last = events[events.length - 1];
+  return {
+    streamName,
+    at: at ?? new Date().toISOString(),
+    revision: last ? Number(last.revision) : -1,
+    position: last ? formatPosition(last.position) : null,
+    state: foldEvents(kind, events),
+  };
+}
+
+/** Everything that happened to one user, in log order: tokens, wallet, holds, payments. */
+export async function traceUser(
+  store: EventStore,
+  userId: string,
+): Promise<(HistoryEntry & { stream: string })[]> {
+  const own = [`token-${userId}`, `wallet-${userId}`];
+  const entries: (HistoryEntry & { stream: string })[] = [];
+  // Later events of a user's hold or payment need not name the user again.
+  const reservations = new Set<string>();
+  const payments = new Set<string>();
+  let from;
+  for (;;) {
+    const events = await store.readAll({
+      fromPosition: from,
+      filter: { streamPrefixes: [...own, 'seat-', 'payment-'] },
+      maxCount: 5000,
+    });
+    for (const event of events) {
+      const data = event.data as { userId?: unknown; reservationId?: unknown; paymentId?: unknown };
+      const mine =
+        own.includes(event.streamName) ||
+        data.userId === userId ||
+        (typeof data.reservationId === 'string' && reservations.has(data.reservationId)) ||
+        (typeof data.paymentId === 'string' && payments.has(data.paymentId));
+      if (!mine) continue;
+      if (typeof data.reservationId === 'string') reservations.add(data.reservationId);
+      if (typeof data.paymentId === 'string') payments.add(data.paymentId);
+      entries.push({ stream: event.streamName, ...toHistoryEntry(event) });
+    }
+    if (events.length < 5000) return entries;
+    from = events[events.length - 1]!.position;
+  }
+}
