@@ -1,0 +1,205 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { Pool } from 'undici';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../src/events/store/embedded.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** A PostgreSQL server for the whole run: DATABASE_URL's, or an embedded one. */
+export async function benchDatabaseServer(): Promise<{
+  serverUrl: string;
+  version: string;
+  createDatabase(): Promise<string>;
+  stop(): Promise<void>;
+}> {
+  let embedded: EmbeddedPostgres | undefined;
+  let dataDir: string | undefined;
+  let serverUrl = process.env.DATABASE_URL;
+  if (!serverUrl) {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-bench-'));
+    embedded = await startEmbeddedPostgres({
+      dataDir,
+      port: await freePort(),
+      database: 'postgres',
+      settings: { max_connections: '400', shared_buffers: '512MB' },
+    });
+    serverUrl = embedded.url;
+  }
+  const admin = new pg.Client({ connectionString: serverUrl });
+  await admin.connect();
+  const { rows } = await admin.query<{ server_version: string }>('SHOW server_version');
+  await admin.end();
+  return {
+    serverUrl,
+    version: rows[0]!.server_version,
+    createDatabase: async () => {
+      const name = `bench_${randomBytes(5).toString('hex')}`;
+      const client = new pg.Client({ connectionString: serverUrl });
+      await client.connect();
+      await client.query(`CREATE DATABASE ${name}`);
+      await client.end();
+      const url = new URL(serverUrl);
+      url.pathname = `/${name}`;
+      return url.toString();
+    },
+    stop: async () => {
+      await embedded?.stop();
+      if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface RunningServer {
+  readonly baseUrl: string;
+  readonly adminKey: string;
+  rssBytes(): number;
+  stop(): Promise<void>;
+}
+
+/** The real service in its own process, as in production, on `databaseUrl`. */
+export async function startServer(
+  databaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<RunningServer> {
+  const port = await freePort();
+  const adminKey = `bench-admin-key-${randomBytes(8).toString('hex')}`;
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl,
+      PORT: String(port),
+      ADMIN_API_KEY: adminKey,
+      LOG_LEVEL: 'warn',
+      DEMO_SEED: 'false',
+      ...env,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
+    const ok = await fetch(`${baseUrl}/healthz`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (ok) break;
+    if (Date.now() > deadline) throw new Error('the server did not start within 60 s');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    baseUrl,
+    adminKey,
+    rssBytes: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export interface HttpCall {
+  readonly method: 'GET' | 'POST';
+  readonly path: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: unknown;
+}
+
+export interface LoadResult {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly statuses: Record<number, number>;
+  readonly bodies: { status: number; body: string }[];
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/**
+ * A closed-loop load generator: `concurrency` connections, each sending its next request
+ * when the last one answered, until `total` requests or `timeLimitMs`.
+ */
+export async function drive(
+  baseUrl: string,
+  options: { concurrency: number; total: number; timeLimitMs?: number; keepBodies?: boolean },
+  call: (index: number) => HttpCall,
+): Promise<LoadResult> {
+  const pool = new Pool(baseUrl, { connections: options.concurrency, pipelining: 1 });
+  const latencies: number[] = [];
+  const statuses: Record<number, number> = {};
+  const bodies: { status: number; body: string }[] = [];
+  const deadline = Date.now() + (options.timeLimitMs ?? 120_000);
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: options.concurrency }, async () => {
+      while (next < options.total && Date.now() < deadline) {
+        const request = call(next++);
+        const sent = performance.now();
+        const response = await pool.request({
+          method: request.method,
+          path: request.path,
+          headers: {
+            ...(request.body !== undefined ? { 'content-type': 'application/json' } : {}),
+            ...request.headers,
+          },
+          ...(request.body !== undefined ? { body: JSON.stringify(request.body) } : {}),
+        });
+        const body = await response.body.text();
+        latencies.push(performance.now() - sent);
+        statuses[response.statusCode] = (statuses[response.statusCode] ?? 0) + 1;
+        if (options.keepBodies) bodies.push({ status: response.statusCode, body });
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await pool.close();
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    seconds,
+    perSecond: latencies.length / seconds,
+    p50Ms: percentile(latencies, 50),
+    p99Ms: percentile(latencies, 99),
+    statuses,
+    bodies,
+  };
+}
+
+/** Waits until `check` is true, polling. */
+export async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
