@@ -78,7 +78,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const port = await freePort();
   const adminKey = `bench-admin-key-${randomBytes(8).toString('hex')}`;
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // BENCH_CPU_PROF=1 writes a V8 CPU profile of the server to bench/results/profiles/.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/server.ts'], {
     env: {
       ...process.env,
       DATABASE_URL: databaseUrl,
