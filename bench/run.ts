@@ -32,7 +32,10 @@ try {
   for (const name of selected) {
     console.log(`\n== ${name}${smoke ? ' (smoke)' : ''}`);
     try {
-      const result = await scenarios[name]!({ smoke, createDatabase: () => server.createDatabase() });
+      const result = await scenarios[name]!({
+        smoke,
+        createDatabase: () => server.createDatabase(),
+      });
       results.push(result);
       for (const figure of result.figures) {
         const baseline =

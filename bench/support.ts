@@ -79,19 +79,25 @@ export async function startServer(
   const port = await freePort();
   const adminKey = `bench-admin-key-${randomBytes(8).toString('hex')}`;
   // BENCH_CPU_PROF=1 writes a V8 CPU profile of the server to bench/results/profiles/.
-  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles'] : [];
-  const child: ChildProcess = spawn(process.execPath, [...profile, '--import', 'tsx', 'src/server.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      ADMIN_API_KEY: adminKey,
-      LOG_LEVEL: 'warn',
-      DEMO_SEED: 'false',
-      ...env,
+  const profile = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles']
+    : [];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [...profile, '--import', 'tsx', 'src/server.ts'],
+    {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        ADMIN_API_KEY: adminKey,
+        LOG_LEVEL: 'warn',
+        DEMO_SEED: 'false',
+        ...env,
+      },
+      stdio: ['ignore', 'inherit', 'inherit'],
     },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
+  );
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {

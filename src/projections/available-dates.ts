@@ -33,8 +33,33 @@ export const availableDatesProjection: Projection = {
        )`,
     ]),
   apply: async (events, trx) => {
+    // Availability changes fold per seat to the last one in the batch.
+    let changes = new Map<string, { available: boolean; revision: number }>();
+    const flush = async () => {
+      if (changes.size === 0) return;
+      const rows = [...changes];
+      changes = new Map();
+      // Only a change of availability moves the counter, and only once per seat revision.
+      await sql`
+        WITH v AS (
+          SELECT * FROM unnest(${rows.map(([seatId]) => seatId)}::text[], ${rows.map(([, change]) => change.available)}::boolean[],
+                               ${rows.map(([, change]) => change.revision)}::bigint[]) AS v(seat_id, available, revision)
+        ), changed AS (
+          -- The self-join reads each row as it was before this statement.
+          UPDATE date_seats d SET available = v.available, revision = v.revision
+          FROM v, date_seats before
+          WHERE d.seat_id = v.seat_id AND before.seat_id = d.seat_id AND d.revision < v.revision
+          RETURNING d.concert_time_id, d.available, before.available AS was_available
+        ), delta AS (
+          SELECT concert_time_id, sum(CASE WHEN available THEN 1 ELSE -1 END)::int AS delta
+          FROM changed WHERE available <> was_available GROUP BY concert_time_id
+        )
+        UPDATE concert_times c SET available_seats = c.available_seats + delta.delta
+        FROM delta WHERE c.concert_time_id = delta.concert_time_id`.execute(trx);
+    };
     for (const recorded of events) {
       if (recorded.type === 'ConcertScheduled') {
+        await flush();
         const { data } = parseEvent(concertKind, recorded);
         await sql`INSERT INTO concerts VALUES (${data.concertId}, ${data.title}, ${data.scheduledAt}) ON CONFLICT DO NOTHING`.execute(
           trx,
@@ -53,16 +78,11 @@ export const availableDatesProjection: Projection = {
         continue;
       }
       const seatId = (recorded.data as { seatId: string }).seatId;
-      const available = recorded.type === 'SeatHoldExpired';
-      // Only a change of availability moves the counter, and only once per seat revision.
-      await sql`
-        WITH changed AS (
-          UPDATE date_seats SET available = ${available}, revision = ${Number(recorded.revision)}
-          WHERE seat_id = ${seatId} AND revision < ${Number(recorded.revision)} AND available <> ${available}
-          RETURNING concert_time_id
-        )
-        UPDATE concert_times SET available_seats = available_seats + ${available ? 1 : -1}
-        WHERE concert_time_id IN (SELECT concert_time_id FROM changed)`.execute(trx);
+      changes.set(seatId, {
+        available: recorded.type === 'SeatHoldExpired',
+        revision: Number(recorded.revision),
+      });
     }
+    await flush();
   },
 };

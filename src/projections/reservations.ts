@@ -1,5 +1,6 @@
+import { sql } from 'kysely';
 import { parseEvent } from '../events/event.js';
-import { seatKind } from '../events/seat.js';
+import { seatKind, type SeatHeld } from '../events/seat.js';
 import { runStatements, type Projection } from './projection.js';
 
 /** One row per hold; a paying reservation still reads as `holding`. */
@@ -24,45 +25,36 @@ export const reservationsProjection: Projection = {
       `CREATE INDEX IF NOT EXISTS reservations_by_user ON reservations (user_id, held_at)`,
     ]),
   apply: async (events, trx) => {
+    const held: SeatHeld['data'][] = [];
+    // The last outcome per reservation; both only move a reservation out of `holding`.
+    const outcomes = new Map<string, { status: 'paid' | 'expired'; at: string }>();
     for (const recorded of events) {
       const event = parseEvent(seatKind, recorded);
-      switch (event.type) {
-        case 'SeatHeld': {
-          const d = event.data;
-          await trx
-            .insertInto('reservations')
-            .values({
-              reservation_id: d.reservationId,
-              seat_id: d.seatId,
-              concert_time_id: d.concertTimeId,
-              user_id: d.userId,
-              price: d.price,
-              status: 'holding',
-              held_at: new Date(d.heldAt),
-              hold_expires_at: new Date(d.holdExpiresAt),
-              updated_at: new Date(d.heldAt),
-            })
-            .onConflict((conflict) => conflict.doNothing())
-            .execute();
-          break;
-        }
-        case 'SeatHoldExpired':
-        case 'SeatPaid': {
-          const at = event.type === 'SeatPaid' ? event.data.paidAt : event.data.expiredAt;
-          await trx
-            .updateTable('reservations')
-            .set({
-              status: event.type === 'SeatPaid' ? 'paid' : 'expired',
-              updated_at: new Date(at),
-            })
-            .where('reservation_id', '=', event.data.reservationId)
-            .where('status', '=', 'holding')
-            .execute();
-          break;
-        }
-        default:
-          break;
-      }
+      if (event.type === 'SeatHeld') held.push(event.data);
+      else if (event.type === 'SeatPaid')
+        outcomes.set(event.data.reservationId, { status: 'paid', at: event.data.paidAt });
+      else if (event.type === 'SeatHoldExpired')
+        outcomes.set(event.data.reservationId, { status: 'expired', at: event.data.expiredAt });
+    }
+    if (held.length > 0) {
+      await sql`
+        INSERT INTO reservations (reservation_id, seat_id, concert_time_id, user_id, price, status, held_at, hold_expires_at, updated_at)
+        SELECT reservation_id, seat_id, concert_time_id, user_id, price, 'holding', held_at, hold_expires_at, held_at
+        FROM unnest(${held.map((h) => h.reservationId)}::text[], ${held.map((h) => h.seatId)}::text[], ${held.map((h) => h.concertTimeId)}::text[],
+                    ${held.map((h) => h.userId)}::text[], ${held.map((h) => h.price)}::bigint[], ${held.map((h) => h.heldAt)}::timestamptz[],
+                    ${held.map((h) => h.holdExpiresAt)}::timestamptz[])
+             AS v(reservation_id, seat_id, concert_time_id, user_id, price, held_at, hold_expires_at)
+        ON CONFLICT DO NOTHING`.execute(trx);
+    }
+    if (outcomes.size > 0) {
+      const rows = [...outcomes];
+      await sql`
+        UPDATE reservations SET status = v.status, updated_at = v.at
+        FROM unnest(${rows.map(([id]) => id)}::text[], ${rows.map(([, outcome]) => outcome.status)}::text[], ${rows.map(([, outcome]) => outcome.at)}::timestamptz[])
+             AS v(reservation_id, status, at)
+        WHERE reservations.reservation_id = v.reservation_id AND reservations.status = 'holding'`.execute(
+        trx,
+      );
     }
   },
 };
