@@ -79,7 +79,7 @@ export async function admitWaitingTokens(
     );
     if (!rows[0]?.locked) return undefined;
     try {
-      const head = await deps.store.headPosition();
+      const head = await deps.store.headPosition({ eventTypes: tokenEventTypes });
       if (!(await deps.runner.waitFor({ position: head, eventTypes: tokenEventTypes }, 10_000)))
         return { admitted: 0, expired: 0 };
       const now = deps.clock();

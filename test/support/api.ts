@@ -70,7 +70,7 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
       tokenTtlSeconds: system.config.TOKEN_TTL_SECONDS,
     });
     // Admission runs in the background in production: wait until its effect is readable.
-    const head = await system.store.headPosition();
+    const head = await system.store.headPosition({ eventTypes: ['TokenAdmitted', 'TokenExpired'] });
     await system.runner.waitFor(
       { position: head, eventTypes: ['TokenAdmitted', 'TokenExpired'] },
       5000,

@@ -127,7 +127,7 @@ export interface EventStore {
    * The position of the last committed event (or START). Subscribers reach it once every
    * older transaction has ended, so waiting for it covers everything committed so far.
    */
-  headPosition(): Promise<Position>;
+  headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position>;
   close(): Promise<void>;
 }
 

@@ -196,6 +196,18 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
     });
   });
 
+  describe('the head of the log', () => {
+    it('is the last committed event, or the last of some types', async () => {
+      const typeA = `HeadA${randomUUID().slice(0, 8)}`;
+      const a = await store.appendToStream(stream(), [event(typeA)]);
+      const b = await store.appendToStream(stream(), [event('HeadOther')]);
+      expect(comparePositions(await store.headPosition(), b.position)).toBeGreaterThanOrEqual(0);
+      expect(comparePositions(await store.headPosition({ eventTypes: [typeA] }), a.position)).toBe(
+        0,
+      );
+    });
+  });
+
   describe('subscribing to the log', () => {
     it('catches up on history, then delivers live events in order', async () => {
       const kind = `sub${randomUUID().slice(0, 8)}-`;

@@ -237,16 +237,20 @@ export class EventStoreDbStore implements EventStore {
     return observeBatches((signal) => this.streamAll({ ...options, signal }));
   }
 
-  async headPosition(): Promise<Position> {
+  async headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position> {
+    // Bounded: past 10,000 events back, the newest event of any type stands in (later).
+    let newest: Position | undefined;
     for await (const resolved of this.client.readAll({
       direction: 'backwards',
       fromPosition: 'end',
-      maxCount: 100,
+      maxCount: 10_000,
     })) {
       const event = toRecordedEvent(resolved);
-      if (event) return event.position;
+      if (!event) continue;
+      newest ??= event.position;
+      if (matches(event, filter)) return event.position;
     }
-    return START;
+    return newest ?? START;
   }
 
   async close(): Promise<void> {

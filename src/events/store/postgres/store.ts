@@ -75,8 +75,11 @@ export interface PostgresEventStoreOptions {
 }
 
 export class PostgresEventStore implements EventStore {
-  /** Positions of committed appends: this process's, and others' through LISTEN. */
-  private readonly committed = new Subject<Position>();
+  /**
+   * Committed appends: this process's with their event types, and other processes'
+   * (through LISTEN) with the position only.
+   */
+  private readonly committed = new Subject<{ position: Position; types?: readonly string[] }>();
   private listener: Promise<pg.PoolClient> | undefined;
   private notifyPending: Position | undefined;
   private notifying = false;
@@ -137,7 +140,11 @@ export class PostgresEventStore implements EventStore {
           );
         }
         const position = { commit: BigInt(row.transaction_id!), prepare: BigInt(row.seq!) };
-        if (row.outcome === 'ok') this.announce(position);
+        if (row.outcome === 'ok')
+          this.announce(
+            position,
+            events.map((event) => event.type),
+          );
         return { nextExpectedRevision: BigInt(row.revision), position };
       } catch (error) {
         // Two concurrent appends of the same event id: the loser retries once and then
@@ -237,7 +244,10 @@ export class PostgresEventStore implements EventStore {
     let delivered = checkpoint;
     let newest: Position = START;
     let wake: (() => void) | undefined;
-    const wakeups = this.committed.subscribe((position) => {
+    const wanted = options.filter?.eventTypes;
+    const wakeups = this.committed.subscribe(({ position, types }) => {
+      // An append of none of the wanted types changes nothing for this reader.
+      if (wanted && types && !types.some((type) => wanted.includes(type))) return;
       if (comparePositions(position, newest) > 0) newest = position;
       wake?.();
     });
@@ -279,18 +289,20 @@ export class PostgresEventStore implements EventStore {
     return observeBatches((signal) => this.streamAll({ ...options, signal }));
   }
 
-  async headPosition(): Promise<Position> {
+  async headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position> {
     const { rows } = await this.pool.query<{ transaction_id: string; seq: string }>(
       `SELECT e.transaction_id::text AS transaction_id, e.seq FROM es_events e
+       ${filter?.eventTypes ? 'WHERE e.event_type = ANY($1::text[])' : ''}
        ORDER BY e.transaction_id DESC, e.seq DESC LIMIT 1`,
+      filter?.eventTypes ? [filter.eventTypes] : [],
     );
     const row = rows[0];
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) } : START;
   }
 
   /** Wakes local subscribers now and other processes through one coalesced NOTIFY. */
-  private announce(position: Position): void {
-    this.committed.next(position);
+  private announce(position: Position, types: readonly string[]): void {
+    this.committed.next({ position, types });
     if (!this.notifyPending || comparePositions(position, this.notifyPending) > 0)
       this.notifyPending = position;
     if (this.notifying) return;
@@ -312,7 +324,7 @@ export class PostgresEventStore implements EventStore {
       const client = await this.pool.connect();
       client.on('notification', (message) => {
         const position = message.payload ? parsePosition(message.payload) : undefined;
-        if (position) this.committed.next(position);
+        if (position) this.committed.next({ position });
       });
       client.on('error', () => {
         // The poll fallback keeps subscribers going; reconnect on the next subscription.
