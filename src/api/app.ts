@@ -8,6 +8,7 @@ import {
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
 import { countEventsInPostgres, RebuildJobs } from '../projections/rebuild.js';
+import { createTokenLookup } from '../queries/tokens.js';
 import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
@@ -62,7 +63,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
 
   const metrics = createMetrics({ db: system.db, clock: system.clock, runner: system.runner });
   registerHttpMetrics(app, metrics);
-  registerAccess(app, { db: system.db, clock: system.clock, adminApiKey });
+  registerAccess(app, { findToken: createTokenLookup(system), clock: system.clock, adminApiKey });
 
   const rebuilds = new RebuildJobs({
     ...system,

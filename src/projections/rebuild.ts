@@ -1,6 +1,12 @@
 import { sql } from 'kysely';
 import { createPool } from '../events/store/postgres/pool.js';
-import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
+import {
+  START,
+  comparePositions,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../events/store/port.js';
 import { createDb, type Db } from './database.js';
 import type { Projection } from './projection.js';
 
@@ -139,21 +145,24 @@ export async function rebuildProjection(
     const live: Position = checkpoint
       ? { commit: BigInt(checkpoint.commit_position), prepare: BigInt(checkpoint.prepare_position) }
       : START;
-    // Catch up to the live checkpoint: a few batches at most, written into the side schema.
-    await sql.raw(`SET LOCAL search_path TO "${schema}"`).execute(trx);
+    // Catch up to the live checkpoint (a few batches at most). Read everything before the
+    // first write: once this transaction writes it holds a transaction id, and a gap-safe
+    // read would then wait for this very transaction to end.
+    const pending: RecordedEvent[] = [];
     for (let from = replayed.position; comparePositions(from, live) < 0;) {
-      const events = (
-        await deps.store.readAll({
-          fromPosition: from,
-          filter: { eventTypes: projection.handles },
-          maxCount: batchSize,
-        })
-      ).filter((event) => comparePositions(event.position, live) <= 0);
-      if (events.length === 0) break;
-      await projection.apply(events, trx);
-      applied += events.length;
+      const read = await deps.store.readAll({
+        fromPosition: from,
+        filter: { eventTypes: projection.handles },
+        maxCount: batchSize,
+      });
+      const events = read.filter((event) => comparePositions(event.position, live) <= 0);
+      pending.push(...events);
+      if (events.length < read.length || read.length < batchSize) break;
       from = events[events.length - 1]!.position;
     }
+    await sql.raw(`SET LOCAL search_path TO "${schema}"`).execute(trx);
+    if (pending.length > 0) await projection.apply(pending, trx);
+    applied += pending.length;
     await sql.raw(`SET LOCAL search_path TO public`).execute(trx);
     await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(trx);
     await sql.raw(`CREATE SCHEMA "${retired}"`).execute(trx);

@@ -4,7 +4,13 @@ import { Subject, type Observable } from 'rxjs';
 import type { Written } from '../commands/written.js';
 import { sleep } from '../events/store/live-batches.js';
 import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
-import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
+import {
+  START,
+  comparePositions,
+  type EventStore,
+  type Position,
+  type RecordedEvent,
+} from '../events/store/port.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
 import { runStatements } from './projection.js';
@@ -24,8 +30,6 @@ interface RunnerDeps {
   readonly pool: pg.Pool;
   readonly projections: readonly Projection[];
   readonly log?: { info(message: string): void; error(error: unknown, message: string): void };
-  /** Called after each applied batch (metrics). */
-  readonly onBatch?: (projection: string, events: number, checkpoint: Position) => void;
 }
 
 const leaderLockId = advisoryLocks.projectionLeader;
@@ -56,6 +60,19 @@ export class ProjectionRunner {
 
   /** Emits whenever some projection moves forward in this process. */
   readonly changes: Observable<void> = this.progressed.asObservable();
+  private readonly appliedBatches = new Subject<{
+    projection: string;
+    events: readonly RecordedEvent[];
+  }>();
+  /** Each batch right after it committed, before read-your-writes waiters see the new checkpoint. */
+  readonly applied: Observable<{ projection: string; events: readonly RecordedEvent[] }> =
+    this.appliedBatches.asObservable();
+  private leadership = 0;
+
+  /** Changes every time this process becomes the leader: caches keyed by it never outlive a lapse. */
+  get leaderEpoch(): number | undefined {
+    return this.isLeader ? this.leadership : undefined;
+  }
 
   constructor(private readonly deps: RunnerDeps) {}
 
@@ -120,6 +137,7 @@ export class ProjectionRunner {
           .catch(() => ({ rows: [] }));
         if (rows[0]?.locked) {
           this.leaderClient = client;
+          this.leadership++;
           const lost = new AbortController();
           client.on('error', () => lost.abort());
           const both = AbortSignal.any([signal, lost.signal]);
@@ -180,8 +198,10 @@ export class ProjectionRunner {
             await save(db);
             persistedAt = Date.now();
           }
+          // Caches of this read model drop what changed before any waiter is released.
+          if (batch.events.length > 0)
+            this.appliedBatches.next({ projection: projection.name, events: batch.events });
           this.advance(projection.name, batch.checkpoint);
-          this.deps.onBatch?.(projection.name, batch.events.length, batch.checkpoint);
         }
       } catch (error) {
         if (signal.aborted) break;

@@ -1,4 +1,5 @@
 import type { Db } from '../projections/database.js';
+import type { ProjectionRunner } from '../projections/runner.js';
 
 export interface TokenView {
   readonly token: string;
@@ -11,17 +12,40 @@ export interface TokenView {
   readonly expiresAt?: string;
 }
 
+interface TokenRow {
+  token_id: string;
+  user_id: string;
+  status: 'hold' | 'pass' | 'expired';
+  queue_number: number;
+  issued_at: Date;
+  updated_at: Date;
+  expires_at: Date | null;
+}
+
 /**
- * A token with its place in line, in O(1): admission is strictly FIFO, so the tokens
- * admitted so far are exactly queue numbers 1..admitted_count. A pass whose time is up
- * reads as expired even before the admission process records it.
+ * A waiting token's position is O(1): admission is strictly FIFO, so the tokens admitted
+ * so far are exactly queue numbers 1..admitted_count. A pass whose time is up reads as
+ * expired even before the admission process records it.
  */
-export async function findToken(
+function toTokenView(row: TokenRow, admittedCount: number, now: Date): TokenView {
+  const timedOut = row.status === 'pass' && row.expires_at !== null && row.expires_at <= now;
+  const status = timedOut ? 'expired' : row.status;
+  return {
+    token: row.token_id,
+    userId: row.user_id,
+    status,
+    position: status === 'hold' ? Math.max(1, row.queue_number - admittedCount) : 0,
+    createdAt: row.issued_at.toISOString(),
+    updatedAt: (timedOut ? row.expires_at! : row.updated_at).toISOString(),
+    ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+  };
+}
+
+async function fetchToken(
   db: Db,
   tokenId: string,
-  now: Date,
-): Promise<TokenView | undefined> {
-  const row = await db
+): Promise<(TokenRow & { admitted_count: number }) | undefined> {
+  return db
     .selectFrom('tokens')
     .innerJoin('queue_stats', (join) => join.on('queue_stats.id', '=', 1))
     .select([
@@ -36,17 +60,43 @@ export async function findToken(
     ])
     .where('tokens.token_id', '=', tokenId)
     .executeTakeFirst();
-  if (!row) return undefined;
-  const timedOut = row.status === 'pass' && row.expires_at !== null && row.expires_at <= now;
-  const status = timedOut ? 'expired' : row.status;
-  return {
-    token: row.token_id,
-    userId: row.user_id,
-    status,
-    position: status === 'hold' ? Math.max(1, row.queue_number - row.admitted_count) : 0,
-    createdAt: row.issued_at.toISOString(),
-    updatedAt: (timedOut ? row.expires_at! : row.updated_at).toISOString(),
-    ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+}
+
+export async function findToken(
+  db: Db,
+  tokenId: string,
+  now: Date,
+): Promise<TokenView | undefined> {
+  const row = await fetchToken(db, tokenId);
+  return row ? toTokenView(row, row.admitted_count, now) : undefined;
+}
+
+const cacheLimit = 100_000;
+
+/**
+ * Token lookups for every gated request, with a cache of admitted and expired tokens
+ * (waiting ones change position with every admission). Only the process that runs the
+ * projections caches: it drops a token the moment the tokens projection applies one of
+ * its events, before any read-your-writes waiter is released, so the cache is never
+ * behind the read model. Other processes read the table every time.
+ */
+export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
+  const cache = new Map<string, { row: TokenRow; epoch: number }>();
+  deps.runner.applied.subscribe(({ projection, events }) => {
+    if (projection !== 'tokens') return;
+    for (const event of events) cache.delete((event.data as { tokenId: string }).tokenId);
+  });
+  return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
+    const epoch = deps.runner.leaderEpoch;
+    const cached = cache.get(tokenId);
+    if (epoch !== undefined && cached?.epoch === epoch) return toTokenView(cached.row, 0, now);
+    const row = await fetchToken(deps.db, tokenId);
+    if (!row) return undefined;
+    if (epoch !== undefined && row.status !== 'hold' && deps.runner.leaderEpoch === epoch) {
+      if (cache.size >= cacheLimit) cache.delete(cache.keys().next().value!);
+      cache.set(tokenId, { row, epoch });
+    }
+    return toTokenView(row, row.admitted_count, now);
   };
 }
 

@@ -2,8 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../commands/errors.js';
 import type { Clock } from '../../commands/clock.js';
-import type { Db } from '../../projections/database.js';
-import { findToken, type TokenView } from '../../queries/tokens.js';
+import type { TokenView } from '../../queries/tokens.js';
 
 /** Who may call a route. Every route declares one in `config.access`. */
 export type Access = 'public' | 'admin' | 'any-token' | 'pass';
@@ -34,7 +33,11 @@ function keysMatch(given: string, expected: string): boolean {
  */
 export function registerAccess(
   app: FastifyInstance,
-  deps: { db: Db; clock: Clock; adminApiKey: string },
+  deps: {
+    findToken: (tokenId: string, now: Date) => Promise<TokenView | undefined>;
+    clock: Clock;
+    adminApiKey: string;
+  },
 ): void {
   app.decorateRequest('caller', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
@@ -51,7 +54,7 @@ export function registerAccess(
     if (typeof header !== 'string' || !tokenFormat.test(header)) {
       throw new DomainError('TOKEN_INVALID', 'a valid X-Queue-Token header is required');
     }
-    const token = await findToken(deps.db, header.toLowerCase(), deps.clock());
+    const token = await deps.findToken(header.toLowerCase(), deps.clock());
     if (!token) throw new DomainError('TOKEN_INVALID', 'this queue token is not known');
     request.caller = token;
     if (access === 'any-token') return;
