@@ -32,52 +32,66 @@ export const tokensProjection: Projection = {
       `INSERT INTO queue_stats VALUES (1, 0, 0) ON CONFLICT DO NOTHING`,
     ]),
   apply: async (events, trx) => {
+    // A token's events come in the order issued, admitted, expired, so applying the batch
+    // in those three steps leaves the same rows as applying it event by event.
+    const issued: { tokenId: string; userId: string; issuedAt: string }[] = [];
+    const admitted: { tokenId: string; admittedAt: string; expiresAt: string }[] = [];
+    const expired: { tokenId: string; expiredAt: string }[] = [];
     for (const recorded of events) {
       const event = parseEvent(tokenKind, recorded);
       switch (event.type) {
-        case 'TokenIssued': {
-          const { tokenId, userId, issuedAt } = event.data;
-          // Admission is strictly FIFO by queue_number, so the tokens admitted so far are
-          // exactly numbers 1..admitted_count and a waiting token's position is
-          // queue_number - admitted_count.
-          await sql`
-            WITH inserted AS (
-              INSERT INTO tokens (token_id, user_id, status, queue_number, issued_at, updated_at)
-              SELECT ${tokenId}, ${userId}, 'hold', issued_count + 1, ${issuedAt}, ${issuedAt} FROM queue_stats WHERE id = 1
-              ON CONFLICT (token_id) DO NOTHING
-              RETURNING 1
-            )
-            UPDATE queue_stats SET issued_count = issued_count + (SELECT count(*) FROM inserted) WHERE id = 1`.execute(
-            trx,
-          );
+        case 'TokenIssued':
+          issued.push(event.data);
           break;
-        }
-        case 'TokenAdmitted': {
-          const { tokenId, admittedAt, expiresAt } = event.data;
-          await sql`
-            WITH admitted AS (
-              UPDATE tokens SET status = 'pass', admitted_at = ${admittedAt}, expires_at = ${expiresAt}, updated_at = ${admittedAt}
-              WHERE token_id = ${tokenId} AND status = 'hold'
-              RETURNING 1
-            )
-            UPDATE queue_stats SET admitted_count = admitted_count + (SELECT count(*) FROM admitted) WHERE id = 1`.execute(
-            trx,
-          );
+        case 'TokenAdmitted':
+          admitted.push(event.data);
           break;
-        }
         case 'TokenExpired':
-          await trx
-            .updateTable('tokens')
-            .set({ status: 'expired', updated_at: new Date(event.data.expiredAt) })
-            .where('token_id', '=', event.data.tokenId)
-            .where('status', '!=', 'expired')
-            .execute();
+          expired.push(event.data);
           break;
         default: {
           const _exhaustive: never = event;
           return _exhaustive;
         }
       }
+    }
+    if (issued.length > 0) {
+      // Queue numbers follow log order; admission is strictly FIFO by them, so the tokens
+      // admitted so far are exactly numbers 1..admitted_count and a waiting token's
+      // position is queue_number - admitted_count.
+      await sql`
+        WITH incoming AS (
+          SELECT v.token_id, v.user_id, v.issued_at, row_number() OVER (ORDER BY v.ord) AS n
+          FROM unnest(${issued.map((t) => t.tokenId)}::text[], ${issued.map((t) => t.userId)}::text[], ${issued.map((t) => t.issuedAt)}::timestamptz[])
+               WITH ORDINALITY AS v(token_id, user_id, issued_at, ord)
+          WHERE NOT EXISTS (SELECT 1 FROM tokens t WHERE t.token_id = v.token_id)
+        ), inserted AS (
+          INSERT INTO tokens (token_id, user_id, status, queue_number, issued_at, updated_at)
+          SELECT token_id, user_id, 'hold', (SELECT issued_count FROM queue_stats WHERE id = 1) + n, issued_at, issued_at FROM incoming
+          RETURNING 1
+        )
+        UPDATE queue_stats SET issued_count = issued_count + (SELECT count(*) FROM inserted) WHERE id = 1`.execute(
+        trx,
+      );
+    }
+    if (admitted.length > 0) {
+      await sql`
+        WITH changed AS (
+          UPDATE tokens SET status = 'pass', admitted_at = v.admitted_at, expires_at = v.expires_at, updated_at = v.admitted_at
+          FROM unnest(${admitted.map((t) => t.tokenId)}::text[], ${admitted.map((t) => t.admittedAt)}::timestamptz[], ${admitted.map((t) => t.expiresAt)}::timestamptz[])
+               AS v(token_id, admitted_at, expires_at)
+          WHERE tokens.token_id = v.token_id AND tokens.status = 'hold'
+          RETURNING 1
+        )
+        UPDATE queue_stats SET admitted_count = admitted_count + (SELECT count(*) FROM changed) WHERE id = 1`.execute(
+        trx,
+      );
+    }
+    if (expired.length > 0) {
+      await sql`
+        UPDATE tokens SET status = 'expired', updated_at = v.expired_at
+        FROM unnest(${expired.map((t) => t.tokenId)}::text[], ${expired.map((t) => t.expiredAt)}::timestamptz[]) AS v(token_id, expired_at)
+        WHERE tokens.token_id = v.token_id AND tokens.status <> 'expired'`.execute(trx);
     }
   },
 };

@@ -18,13 +18,17 @@ export const walletsProjection: Projection = {
        )`,
     ]),
   apply: async (events, trx) => {
+    // Each event carries the balance after it: the last one per wallet in the batch wins.
+    const latest = new Map<string, { balance: number; revision: number }>();
     for (const recorded of events) {
       const { data } = parseEvent(walletKind, recorded);
-      const revision = Number(recorded.revision);
-      await sql`
-        INSERT INTO wallets AS w VALUES (${data.userId}, ${data.balance}, ${revision})
-        ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, revision = excluded.revision
-        WHERE w.revision < excluded.revision`.execute(trx);
+      latest.set(data.userId, { balance: data.balance, revision: Number(recorded.revision) });
     }
+    const rows = [...latest];
+    await sql`
+      INSERT INTO wallets AS w (user_id, balance, revision)
+      SELECT * FROM unnest(${rows.map(([userId]) => userId)}::text[], ${rows.map(([, row]) => row.balance)}::bigint[], ${rows.map(([, row]) => row.revision)}::bigint[])
+      ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, revision = excluded.revision
+      WHERE w.revision < excluded.revision`.execute(trx);
   },
 };
