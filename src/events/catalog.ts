@@ -1,10 +1,8 @@
 import { z } from 'zod';
-import type { StreamKind } from './event.js';
+import { isoTime, type StreamKind } from './event.js';
 
 /** Stream `concert-{concertId}`: the concert as scheduled, with its dates and seats. */
 export const concertStream = (concertId: string) => `concert-${concertId}`;
-
-const isoTime = z.iso.datetime({ offset: true });
 
 export const concertScheduled = z.object({
   type: z.literal('ConcertScheduled'),

@@ -1,6 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { RecordedEvent } from './store/port.js';
+
+/** Field types shared by every event schema: times are ISO strings, money whole KRW. */
+export const isoTime = z.iso.datetime({ offset: true });
+export const money = z.number().int().nonnegative();
 
 /** A domain event: a past-tense type and the facts a projection needs. */
 export type Event<Type extends string = string, Data = unknown> = Readonly<{

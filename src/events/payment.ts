@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import type { StreamKind } from './event.js';
+import { isoTime, money, type StreamKind } from './event.js';
 
 /** Stream `payment-{paymentId}`: the payment process across the seat, wallet and token streams. */
 export const paymentStream = (paymentId: string) => `payment-${paymentId}`;
-
-const isoTime = z.iso.datetime({ offset: true });
-const money = z.number().int().nonnegative();
 
 const paymentStarted = z.object({
   type: z.literal('PaymentStarted'),

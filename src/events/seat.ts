@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import type { StreamKind } from './event.js';
+import { isoTime, money, type StreamKind } from './event.js';
 
 /** Stream `seat-{seatId}`: one seat of one concert time, through its holds and payment. */
 export const seatStream = (seatId: string) => `seat-${seatId}`;
-
-const isoTime = z.iso.datetime({ offset: true });
-const money = z.number().int().nonnegative();
 
 const seatCreated = z.object({
   type: z.literal('SeatCreated'),

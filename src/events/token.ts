@@ -1,13 +1,11 @@
 import { z } from 'zod';
-import type { StreamKind } from './event.js';
+import { isoTime, type StreamKind } from './event.js';
 
 /**
  * Stream `token-{userId}`: the user's queue tokens, one live at a time. The queue order is
  * the log order of TokenIssued events.
  */
 export const tokenStream = (userId: string) => `token-${userId}`;
-
-const isoTime = z.iso.datetime({ offset: true });
 
 const tokenIssued = z.object({
   type: z.literal('TokenIssued'),

@@ -1,11 +1,8 @@
 import { z } from 'zod';
-import type { StreamKind } from './event.js';
+import { isoTime, money, type StreamKind } from './event.js';
 
 /** Stream `wallet-{userId}`: a user's balance in whole KRW. */
 export const walletStream = (userId: string) => `wallet-${userId}`;
-
-const isoTime = z.iso.datetime({ offset: true });
-const money = z.number().int().nonnegative();
 
 const walletCharged = z.object({
   type: z.literal('WalletCharged'),

@@ -1,4 +1,4 @@
-import type { Db } from '../projections/database.js';
+import type { Db, TokenTable } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 
 export interface TokenView {
@@ -12,15 +12,7 @@ export interface TokenView {
   readonly expiresAt?: string;
 }
 
-interface TokenRow {
-  token_id: string;
-  user_id: string;
-  status: 'hold' | 'pass' | 'expired';
-  queue_number: number;
-  issued_at: Date;
-  updated_at: Date;
-  expires_at: Date | null;
-}
+type TokenRow = Omit<TokenTable, 'admitted_at'>;
 
 /**
  * A waiting token's position is O(1): admission is strictly FIFO, so the tokens admitted
