@@ -1,4 +1,6 @@
 import type { Db } from '../projections/database.js';
+import type { ProjectionRunner } from '../projections/runner.js';
+import { LeaderCache } from './leader-cache.js';
 
 export async function listConcerts(db: Db) {
   const rows = await db
@@ -82,4 +84,24 @@ export async function availableSeats(db: Db, concertTimeId: string) {
     price: row.price,
     status: 'empty' as const,
   }));
+}
+
+/**
+ * The seat list of a concert time as the JSON the API sends, cached in the projection
+ * leader and dropped as soon as a seat event of that time is applied (LeaderCache).
+ * Undefined for an unknown concert time.
+ */
+export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunner }) {
+  const cache = new LeaderCache<string>(deps.runner, 'available-seats', (event) => {
+    const concertTimeId = (event.data as { concertTimeId?: string }).concertTimeId;
+    return concertTimeId ? [concertTimeId] : [];
+  });
+  // A time appearing in concert_times comes from another projection: never cache "unknown".
+  return async (concertTimeId: string): Promise<string | undefined> =>
+    cache.get(concertTimeId) ??
+    cache.load(concertTimeId, async () =>
+      (await concertTimeExists(deps.db, concertTimeId))
+        ? JSON.stringify(await availableSeats(deps.db, concertTimeId))
+        : undefined,
+    );
 }

@@ -1,5 +1,6 @@
 import type { Db, TokenTable } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
+import { LeaderCache } from './leader-cache.js';
 
 export interface TokenView {
   readonly token: string;
@@ -63,32 +64,25 @@ export async function findToken(
   return row ? toTokenView(row, row.admitted_count, now) : undefined;
 }
 
-const cacheLimit = 100_000;
-
 /**
- * Token lookups for every gated request, with a cache of admitted and expired tokens
- * (waiting ones change position with every admission). Only the process that runs the
- * projections caches: it drops a token the moment the tokens projection applies one of
- * its events, before any read-your-writes waiter is released, so the cache is never
- * behind the read model. Other processes read the table every time.
+ * Token lookups for every gated request. Admitted and expired tokens are cached in the
+ * projection leader (waiting ones change position with every admission); see LeaderCache.
  */
 export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
-  const cache = new Map<string, { row: TokenRow; epoch: number }>();
-  deps.runner.applied.subscribe(({ projection, events }) => {
-    if (projection !== 'tokens') return;
-    for (const event of events) cache.delete((event.data as { tokenId: string }).tokenId);
-  });
+  const cache = new LeaderCache<TokenRow & { admitted_count: number }>(
+    deps.runner,
+    'tokens',
+    (event) => [(event.data as { tokenId: string }).tokenId],
+  );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const epoch = deps.runner.leaderEpoch;
-    const cached = cache.get(tokenId);
-    if (epoch !== undefined && cached?.epoch === epoch) return toTokenView(cached.row, 0, now);
-    const row = await fetchToken(deps.db, tokenId);
-    if (!row) return undefined;
-    if (epoch !== undefined && row.status !== 'hold' && deps.runner.leaderEpoch === epoch) {
-      if (cache.size >= cacheLimit) cache.delete(cache.keys().next().value!);
-      cache.set(tokenId, { row, epoch });
-    }
-    return toTokenView(row, row.admitted_count, now);
+    const row =
+      cache.get(tokenId) ??
+      (await cache.load(
+        tokenId,
+        () => fetchToken(deps.db, tokenId),
+        (found) => found.status !== 'hold',
+      ));
+    return row ? toTokenView(row, row.admitted_count, now) : undefined;
   };
 }
 

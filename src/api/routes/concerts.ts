@@ -2,9 +2,8 @@ import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import {
   availableDates,
-  availableSeats,
   concertExists,
-  concertTimeExists,
+  createAvailableSeatsJson,
   listConcerts,
 } from '../../queries/catalog.js';
 import type { ApiContext, ZodApp } from '../context.js';
@@ -12,6 +11,7 @@ import { id, isoTime, problem } from '../schemas.js';
 
 export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
   const { db, clock } = system;
+  const seatsJson = createAvailableSeatsJson(system);
 
   app.get(
     '/concerts',
@@ -91,11 +91,16 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const { concertTimeId } = request.params;
-      if (!(await concertTimeExists(db, concertTimeId)))
+      const seats = await seatsJson(concertTimeId);
+      if (seats === undefined)
         throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
-      return availableSeats(db, concertTimeId);
+      // Already serialized from the rows the response schema describes: send it as it is.
+      return reply
+        .type('application/json; charset=utf-8')
+        .serializer((payload) => payload as string)
+        .send(seats as never);
     },
   );
 }
