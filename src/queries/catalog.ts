@@ -1,4 +1,4 @@
-import type { Db } from '../projections/database.js';
+import type { ConcertTimeTable, Db } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import { LeaderCache } from './leader-cache.js';
 
@@ -36,29 +36,19 @@ export async function concertExists(db: Db, concertId: string): Promise<boolean>
   return row !== undefined;
 }
 
-/** Future times of a concert that still have seats, soonest first. */
-export async function availableDates(db: Db, concertId: string, now: Date) {
-  const rows = await db
-    .selectFrom('concert_times')
-    .select([
-      'concert_time_id',
-      'concert_id',
-      'concert_time',
-      'reservation_start_time',
-      'available_seats',
-    ])
-    .where('concert_id', '=', concertId)
-    .where('available_seats', '>', 0)
-    .where('concert_time', '>', now)
-    .orderBy('concert_time')
-    .execute();
-  return rows.map((row) => ({
+function toDate(
+  row: Pick<
+    ConcertTimeTable,
+    'concert_time_id' | 'concert_id' | 'concert_time' | 'reservation_start_time' | 'available_seats'
+  >,
+) {
+  return {
     concertTimeId: row.concert_time_id,
     concertId: row.concert_id,
     concertTime: row.concert_time.toISOString(),
     reservationStartTime: row.reservation_start_time.toISOString(),
     availableSeats: row.available_seats,
-  }));
+  };
 }
 
 export async function concertTimeExists(db: Db, concertTimeId: string): Promise<boolean> {
@@ -104,4 +94,49 @@ export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunne
         ? JSON.stringify(await availableSeats(deps.db, concertTimeId))
         : undefined,
     );
+}
+
+/**
+ * Future times of a concert that still have seats, soonest first: cached in the projection leader per concert (LeaderCache)
+ * and filtered by the clock on every call. Undefined for an unknown concert.
+ */
+export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner }) {
+  const concertOfTime = new Map<string, string>();
+  const cache = new LeaderCache<{ rows: ReturnType<typeof toDate>[] }>(
+    deps.runner,
+    'available-dates',
+    (event) => {
+      const data = event.data as { concertId?: string; concertTimeId?: string };
+      const concertId =
+        data.concertId ?? (data.concertTimeId ? concertOfTime.get(data.concertTimeId) : undefined);
+      return concertId ? [concertId] : [];
+    },
+  );
+  const load = async (concertId: string) => {
+    if (!(await concertExists(deps.db, concertId))) return undefined;
+    // Every time of the concert: seats and the clock filter on the way out, and each time
+    // is known here so that a change to any of them drops this entry.
+    const rows = (
+      await deps.db
+        .selectFrom('concert_times')
+        .select([
+          'concert_time_id',
+          'concert_id',
+          'concert_time',
+          'reservation_start_time',
+          'available_seats',
+        ])
+        .where('concert_id', '=', concertId)
+        .orderBy('concert_time')
+        .execute()
+    ).map(toDate);
+    for (const row of rows) concertOfTime.set(row.concertTimeId, concertId);
+    return { rows };
+  };
+  return async (concertId: string, now: Date) => {
+    const found = cache.get(concertId) ?? (await cache.load(concertId, () => load(concertId)));
+    return found?.rows.filter(
+      (row) => row.availableSeats > 0 && Date.parse(row.concertTime) > now.getTime(),
+    );
+  };
 }

@@ -1,3 +1,4 @@
+import { expireHolds } from '../../src/commands/hold-expiry.js';
 import { createConcert, startTestApi, type TestApi } from '../support/api.js';
 
 let api: TestApi;
@@ -185,4 +186,53 @@ it('shows waiting users their place in line, first come first served', async () 
     ),
   );
   expect(positions).toEqual([1, 2, 3]);
+});
+
+it('shows a sold-out date again once its only hold expires', async () => {
+  const app = api;
+  const concert = await createConcert(api, 1);
+  const token = await api.admittedUser('sold-out-watcher');
+  const dates = async () =>
+    (
+      await app.inject({
+        method: 'GET',
+        url: `/concerts/${concert.concertId}/dates`,
+        headers: json(token),
+      })
+    ).json<unknown[]>();
+  expect(await dates()).toHaveLength(1);
+  const held = await app.inject({
+    method: 'POST',
+    url: '/reservations',
+    headers: json(token),
+    payload: {
+      concertTimeId: concert.dates[0]!.concertTimeId,
+      seatId: concert.dates[0]!.seats[0]!.seatId,
+    },
+  });
+  expect(held.statusCode).toBe(201);
+  expect(await dates()).toHaveLength(0);
+  const seats = await app.inject({
+    method: 'GET',
+    url: `/concert-times/${concert.dates[0]!.concertTimeId}/seats`,
+    headers: json(token),
+  });
+  expect(seats.json()).toEqual([]);
+  const system = api.system;
+  await expireHolds({
+    ...system,
+    clock: () =>
+      new Date(system.clock().getTime() + (system.config.SEAT_HOLD_TTL_SECONDS + 1) * 1000),
+  });
+  await system.runner.waitFor(
+    { position: await system.store.headPosition(), eventTypes: ['SeatHoldExpired'] },
+    5000,
+  );
+  expect(await dates()).toHaveLength(1);
+  const seatsAgain = await app.inject({
+    method: 'GET',
+    url: `/concert-times/${concert.dates[0]!.concertTimeId}/seats`,
+    headers: json(token),
+  });
+  expect(seatsAgain.json<unknown[]>()).toHaveLength(1);
 });

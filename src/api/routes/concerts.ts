@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import {
-  availableDates,
-  concertExists,
+  createAvailableDates,
   createAvailableSeatsJson,
   listConcerts,
 } from '../../queries/catalog.js';
@@ -12,6 +11,7 @@ import { id, isoTime, problem } from '../schemas.js';
 export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
   const { db, clock } = system;
   const seatsJson = createAvailableSeatsJson(system);
+  const availableDatesOf = createAvailableDates(system);
 
   app.get(
     '/concerts',
@@ -62,9 +62,9 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async (request) => {
       const { concertId } = request.params;
-      if (!(await concertExists(db, concertId)))
-        throw new DomainError('NOT_FOUND', `no concert ${concertId}`);
-      return availableDates(db, concertId, clock());
+      const dates = await availableDatesOf(concertId, clock());
+      if (!dates) throw new DomainError('NOT_FOUND', `no concert ${concertId}`);
+      return dates;
     },
   );
 
