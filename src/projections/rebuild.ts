@@ -42,8 +42,9 @@ export async function replayIntoSchema(
   deps: Pick<RebuildDeps, 'store' | 'databaseUrl'>,
   projections: readonly Projection[],
   schema: string,
-  options: { until?: Position; onBatch?: (applied: number) => void } = {},
+  options: { until?: Position; onBatch?: (applied: number) => void; batchSize?: number } = {},
 ): Promise<{ position: Position; applied: number }> {
+  const size = options.batchSize ?? batchSize;
   const pool = createPool(deps.databaseUrl, 2, schema);
   const db = createDb(pool);
   try {
@@ -71,7 +72,7 @@ export async function replayIntoSchema(
       const read = await deps.store.readAll({
         fromPosition: position,
         filter: { eventTypes: types },
-        maxCount: batchSize,
+        maxCount: size,
       });
       const until = options.until;
       const events = until
@@ -93,7 +94,7 @@ export async function replayIntoSchema(
         applied += events.length;
         options.onBatch?.(applied);
       }
-      if (read.length < batchSize || events.length < read.length) return { position, applied };
+      if (read.length < size || events.length < read.length) return { position, applied };
     }
   } finally {
     await db.destroy();
