@@ -3,15 +3,8 @@ import type { PaymentStarted } from '../events/payment.js';
 import { seatKind, seatStream } from '../events/seat.js';
 import { walletKind, walletStream } from '../events/wallet.js';
 import { START, type Position } from '../events/store/port.js';
-import {
-  completeAfterDebit,
-  decideCancelSeatPayment,
-  finishPayment,
-  readPayment,
-  refund,
-  type PaymentDeps,
-  type PaymentOutcome,
-} from './pay.js';
+import { completeAfterDebit, finishPayment, readPayment, refund, type PaymentDeps } from './pay.js';
+import { decideCancelSeatPayment, type PaymentOutcome } from './payment-decisions.js';
 import { handleCommand } from './handle-command.js';
 
 const paymentEventTypes = ['PaymentStarted', 'PaymentCompleted', 'PaymentFailed'];

@@ -9,7 +9,7 @@ import {
   decideDebit,
   decideRefund,
   decideStartSeatPayment,
-} from '../../src/commands/pay.js';
+} from '../../src/commands/payment-decisions.js';
 import type { Event, StreamKind } from '../../src/events/event.js';
 import { seatKind, type SeatEvent, type SeatState } from '../../src/events/seat.js';
 import { walletKind, type WalletEvent, type WalletState } from '../../src/events/wallet.js';

@@ -4,7 +4,7 @@ import {
   decideCancelSeatPayment,
   decideCompleteSeatPayment,
   decideStartSeatPayment,
-} from '../../src/commands/pay.js';
+} from '../../src/commands/payment-decisions.js';
 import { seatKind, type SeatEvent } from '../../src/events/seat.js';
 import { deciderSpec } from '../support/decider.js';
 

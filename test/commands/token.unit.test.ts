@@ -1,6 +1,6 @@
 import { decideAdmitToken, decideExpireToken } from '../../src/commands/admission.js';
 import { decideIssueToken } from '../../src/commands/issue-token.js';
-import { decideExpireTokenAfterPayment } from '../../src/commands/pay.js';
+import { decideExpireTokenAfterPayment } from '../../src/commands/payment-decisions.js';
 import { tokenKind, type TokenEvent } from '../../src/events/token.js';
 import { deciderSpec } from '../support/decider.js';
 

@@ -1,5 +1,5 @@
 import { decideCharge } from '../../src/commands/charge.js';
-import { decideDebit, decideRefund } from '../../src/commands/pay.js';
+import { decideDebit, decideRefund } from '../../src/commands/payment-decisions.js';
 import { walletKind, type WalletEvent } from '../../src/events/wallet.js';
 import { deciderSpec } from '../support/decider.js';
 
