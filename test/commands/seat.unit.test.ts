@@ -70,6 +70,18 @@ const step = {
   userId: 'alice',
   now: '2030-01-02T00:01:00.000Z',
 };
+const paid: SeatEvent = {
+  type: 'SeatPaid',
+  data: {
+    seatId: 's1',
+    concertTimeId: 't1',
+    reservationId: 'r1',
+    paymentId: 'p1',
+    userId: 'alice',
+    amount: 50_000,
+    paidAt: step.now,
+  },
+};
 
 describe('holding a seat', () => {
   it('holds an empty seat for the hold time', () => {
@@ -134,18 +146,6 @@ describe('holding a seat', () => {
   });
 
   it('refuses to hold a sold seat', () => {
-    const paid: SeatEvent = {
-      type: 'SeatPaid',
-      data: {
-        seatId: 's1',
-        concertTimeId: 't1',
-        reservationId: 'r1',
-        paymentId: 'p1',
-        userId: 'alice',
-        amount: 50_000,
-        paidAt: step.now,
-      },
-    };
     seat
       .given([created, held(), paymentStarted, paid])
       .when((state) => decideHoldSeat(hold({ now: '2030-01-03T00:00:00.000Z' }), state))
@@ -254,18 +254,6 @@ describe('paying for a seat (seat stream steps)', () => {
           },
         },
       ]);
-    const paid: SeatEvent = {
-      type: 'SeatPaid',
-      data: {
-        seatId: 's1',
-        concertTimeId: 't1',
-        reservationId: 'r1',
-        paymentId: 'p1',
-        userId: 'alice',
-        amount: 50_000,
-        paidAt: step.now,
-      },
-    };
     seat
       .given([created, held(), paymentStarted, paid])
       .when((state) => decideStartSeatPayment({ ...step, paymentId: 'p2' }, state))
