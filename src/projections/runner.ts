@@ -248,9 +248,12 @@ export class ProjectionRunner {
         return checkpoint !== undefined && comparePositions(checkpoint, position) >= 0;
       });
     if (reached()) return true;
-    const deadline = Date.now() + timeoutMs;
     return new Promise<boolean>((resolve) => {
+      let done = false;
       const finish = (result: boolean) => {
+        if (done) return;
+        done = true;
+        this.waiting--;
         subscription.unsubscribe();
         clearTimeout(timer);
         resolve(result);
@@ -259,14 +262,28 @@ export class ProjectionRunner {
         if (reached()) finish(true);
       });
       const timer = setTimeout(() => finish(reached()), timeoutMs);
-      // Another process runs the projections: follow its persisted checkpoints.
-      void (async () => {
-        while (!this.isLeader && !subscription.closed && Date.now() < deadline) {
-          await this.refreshFromDatabase().catch(() => undefined);
-          await sleep(10);
-        }
-      })();
+      this.waiting++;
+      this.followPersistedCheckpoints();
     });
+  }
+
+  private waiting = 0;
+  private following = false;
+
+  /**
+   * When another process runs the projections, one loop per process (however many
+   * requests wait) reads the persisted checkpoints every 10 ms while any wait is open.
+   */
+  private followPersistedCheckpoints(): void {
+    if (this.isLeader || this.following) return;
+    this.following = true;
+    void (async () => {
+      while (!this.isLeader && this.waiting > 0 && !this.stopping.signal.aborted) {
+        await this.refreshFromDatabase().catch(() => undefined);
+        await sleep(10);
+      }
+      this.following = false;
+    })();
   }
 
   async statuses(): Promise<ProjectionStatus[]> {
