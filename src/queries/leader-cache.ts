@@ -9,6 +9,8 @@ import type { ProjectionRunner } from '../projections/runner.js';
  */
 export class LeaderCache<V> {
   private readonly entries = new Map<string, { value: V; epoch: number }>();
+  /** Moves whenever a batch drops something: a value loaded across a drop is not kept. */
+  private generation = 0;
 
   constructor(
     private readonly runner: ProjectionRunner,
@@ -18,11 +20,18 @@ export class LeaderCache<V> {
   ) {
     runner.applied.subscribe((batch) => {
       if (batch.projection !== projection) return;
+      let dropped = false;
       for (const event of batch.events) {
         const keys = invalidate(event);
-        if (keys === 'all') return this.entries.clear();
+        if (keys === 'all') {
+          this.entries.clear();
+          this.generation++;
+          return;
+        }
         for (const key of keys) this.entries.delete(key);
+        dropped ||= keys.length > 0;
       }
+      if (dropped) this.generation++;
     });
   }
 
@@ -32,8 +41,10 @@ export class LeaderCache<V> {
   }
 
   /**
-   * Loads and caches (undefined is not cached). The epoch is taken before loading, so a
-   * value read while leadership changed is not kept.
+   * Loads and caches (undefined is not cached). A value is kept only if leadership and
+   * the cache's generation are what they were before loading: the read could otherwise
+   * predate a batch that has already been applied (and dropped nothing, since the value
+   * was not there yet).
    */
   async load(
     key: string,
@@ -41,13 +52,11 @@ export class LeaderCache<V> {
     keep: (value: V) => boolean = () => true,
   ): Promise<V | undefined> {
     const epoch = this.runner.leaderEpoch;
+    const generation = this.generation;
     const value = await fetch();
-    if (
-      value !== undefined &&
-      epoch !== undefined &&
-      epoch === this.runner.leaderEpoch &&
-      keep(value)
-    ) {
+    const unchanged =
+      epoch !== undefined && epoch === this.runner.leaderEpoch && generation === this.generation;
+    if (value !== undefined && unchanged && keep(value)) {
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(key, { value, epoch });
     }

@@ -65,24 +65,30 @@ export async function findToken(
 }
 
 /**
- * Token lookups for every gated request. Admitted and expired tokens are cached in the
- * projection leader (waiting ones change position with every admission); see LeaderCache.
+ * Token lookups for every gated request and every waiting user's poll, cached in the
+ * projection leader (LeaderCache): a token's row until one of its events is applied, and
+ * the admitted count (which places every waiting token) until the next admission.
  */
 export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
-  const cache = new LeaderCache<TokenRow & { admitted_count: number }>(
+  const rows = new LeaderCache<TokenRow & { admitted_count: number }>(
     deps.runner,
     'tokens',
     (event) => [(event.data as { tokenId: string }).tokenId],
   );
+  const admitted = new LeaderCache<number>(deps.runner, 'tokens', (event) =>
+    event.type === 'TokenAdmitted' ? 'all' : [],
+  );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const row =
-      cache.get(tokenId) ??
-      (await cache.load(
-        tokenId,
-        () => fetchToken(deps.db, tokenId),
-        (found) => found.status !== 'hold',
-      ));
-    return row ? toTokenView(row, row.admitted_count, now) : undefined;
+    const cached = rows.get(tokenId);
+    if (!cached) {
+      const fetched = await rows.load(tokenId, () => fetchToken(deps.db, tokenId));
+      return fetched ? toTokenView(fetched, fetched.admitted_count, now) : undefined;
+    }
+    if (cached.status !== 'hold') return toTokenView(cached, 0, now);
+    const count =
+      admitted.get('count') ??
+      (await admitted.load('count', async () => (await queueLength(deps.db)).admitted));
+    return toTokenView(cached, count ?? cached.admitted_count, now);
   };
 }
 
