@@ -63,14 +63,15 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
 
   const metrics = createMetrics({ db: system.db, clock: system.clock, runner: system.runner });
   registerHttpMetrics(app, metrics);
-  registerAccess(app, { findToken: createTokenLookup(system), clock: system.clock, adminApiKey });
+  const findToken = createTokenLookup(system);
+  registerAccess(app, { findToken, clock: system.clock, adminApiKey });
 
   const rebuilds = new RebuildJobs({
     ...system,
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());
-  const context: ApiContext = { system, metrics, rebuilds };
+  const context: ApiContext = { system, metrics, rebuilds, findToken };
   for (const routes of [
     queueRoutes,
     concertRoutes,

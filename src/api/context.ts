@@ -7,6 +7,7 @@ import type {
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { RebuildJobs } from '../projections/rebuild.js';
+import type { TokenView } from '../queries/tokens.js';
 import type { System } from '../system.js';
 import type { Metrics } from './plugins/metrics.js';
 
@@ -22,4 +23,6 @@ export interface ApiContext {
   readonly system: System;
   readonly metrics: Metrics;
   readonly rebuilds: RebuildJobs;
+  /** Token lookups, cached in the projection leader (queries/tokens.ts). */
+  readonly findToken: (tokenId: string, now: Date) => Promise<TokenView | undefined>;
 }

@@ -55,15 +55,6 @@ async function fetchToken(
     .executeTakeFirst();
 }
 
-export async function findToken(
-  db: Db,
-  tokenId: string,
-  now: Date,
-): Promise<TokenView | undefined> {
-  const row = await fetchToken(db, tokenId);
-  return row ? toTokenView(row, row.admitted_count, now) : undefined;
-}
-
 /**
  * Token lookups for every gated request and every waiting user's poll, cached in the
  * projection leader (LeaderCache): a token's row until one of its events is applied, and

@@ -11,14 +11,14 @@ import {
 } from 'rxjs';
 import { z } from 'zod';
 import { issueToken } from '../../commands/issue-token.js';
-import { admissionRate, findToken, type TokenView } from '../../queries/tokens.js';
+import { admissionRate, type TokenView } from '../../queries/tokens.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { problem, tokenView } from '../schemas.js';
 
 const currentToken = tokenView.extend({ estimatedWaitSeconds: z.number().int().nonnegative() });
 
-export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
+export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): void {
   const { db, clock, config } = system;
 
   // The admission rate changes slowly; one lookup a second serves every waiting poller.
@@ -56,7 +56,7 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
     async (request, reply) => {
       const { token, created, written } = await issueToken(system, request.body.userId);
       await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
-      const view = await findToken(db, token.tokenId, clock());
+      const view = await findToken(token.tokenId, clock());
       return reply.code(created ? 201 : 200).send(
         view ?? {
           token: token.tokenId,
@@ -108,7 +108,7 @@ export function queueRoutes(app: ZodApp, { system }: ApiContext): void {
           startWith(undefined),
           concatMap(() =>
             from(
-              findToken(db, tokenId, clock()).then((token) =>
+              findToken(tokenId, clock()).then((token) =>
                 token ? withEstimate(token) : undefined,
               ),
             ),
