@@ -61,7 +61,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 
-  const metrics = createMetrics({ db: system.db, clock: system.clock, runner: system.runner });
+  const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);
   const findToken = createTokenLookup(system);
   registerAccess(app, { findToken, clock: system.clock, adminApiKey });

@@ -19,6 +19,7 @@ describe('operations', () => {
     expect(metrics.body).toContain('http_request_duration_seconds_bucket');
     expect(metrics.body).toMatch(/queue_waiting_tokens \d+/);
     expect(metrics.body).toContain('projection_events_applied{projection="tokens"}');
+    expect(metrics.body).toMatch(/projection_lag_events\{projection="wallets"\} \d+/);
   });
 
   it('serves the OpenAPI document generated from the route schemas, and its UI', async () => {

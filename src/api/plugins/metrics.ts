@@ -2,7 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Clock } from '../../commands/clock.js';
 import type { Db } from '../../projections/database.js';
+import type { EventStore } from '../../events/store/port.js';
 import type { ProjectionRunner } from '../../projections/runner.js';
+import { projectionStatuses } from '../../queries/projections.js';
 import { activeTokenCount, queueLength } from '../../queries/tokens.js';
 
 export interface Metrics {
@@ -12,7 +14,12 @@ export interface Metrics {
 }
 
 /** Prometheus metrics: HTTP latency, queue, holds, payments, projections. */
-export function createMetrics(deps: { db: Db; clock: Clock; runner: ProjectionRunner }): Metrics {
+export function createMetrics(deps: {
+  db: Db;
+  clock: Clock;
+  runner: ProjectionRunner;
+  store: EventStore;
+}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   new Gauge({
@@ -39,6 +46,16 @@ export function createMetrics(deps: { db: Db; clock: Clock; runner: ProjectionRu
     async collect() {
       for (const status of await deps.runner.statuses())
         this.set({ projection: status.name }, status.eventsApplied);
+    },
+  });
+  new Gauge({
+    name: 'projection_lag_events',
+    help: 'Events of its types in the log that each projection has not applied yet (capped at 10000)',
+    labelNames: ['projection'],
+    registers: [registry],
+    async collect() {
+      for (const status of await projectionStatuses(deps))
+        this.set({ projection: status.name }, status.lag);
     },
   });
   return {
