@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
-import { concertKind } from '../events/catalog.js';
-import { parseEvent } from '../events/event.js';
-import { runStatements, type Projection } from './projection.js';
+import { defineProjection, runStatements } from './projection.js';
 
 /** Concerts and their times with a live count of available seats. */
-export const availableDatesProjection: Projection = {
+export const availableDatesProjection = defineProjection({
   name: 'available-dates',
   version: 1,
   handles: ['ConcertScheduled', 'SeatHeld', 'SeatHoldExpired'],
@@ -57,10 +55,10 @@ export const availableDatesProjection: Projection = {
         UPDATE concert_times c SET available_seats = c.available_seats + delta.delta
         FROM delta WHERE c.concert_time_id = delta.concert_time_id`.execute(trx);
     };
-    for (const recorded of events) {
-      if (recorded.type === 'ConcertScheduled') {
+    for (const event of events) {
+      if (event.type === 'ConcertScheduled') {
         await flush();
-        const { data } = parseEvent(concertKind, recorded);
+        const { data } = event;
         await sql`INSERT INTO concerts VALUES (${data.concertId}, ${data.title}, ${data.scheduledAt}) ON CONFLICT DO NOTHING`.execute(
           trx,
         );
@@ -77,12 +75,11 @@ export const availableDatesProjection: Projection = {
         }
         continue;
       }
-      const seatId = (recorded.data as { seatId: string }).seatId;
-      changes.set(seatId, {
-        available: recorded.type === 'SeatHoldExpired',
-        revision: Number(recorded.revision),
+      changes.set(event.data.seatId, {
+        available: event.type === 'SeatHoldExpired',
+        revision: Number(event.revision),
       });
     }
     await flush();
   },
-};
+});

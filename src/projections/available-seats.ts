@@ -1,8 +1,6 @@
 import { sql, type Transaction } from 'kysely';
-import { parseEvent } from '../events/event.js';
-import { seatKind } from '../events/seat.js';
 import type { Database } from './database.js';
-import { runStatements, type Projection } from './projection.js';
+import { defineProjection, runStatements } from './projection.js';
 
 /** The columns a seat event sets; a batch folds each seat's events into one patch. */
 interface SeatPatch {
@@ -58,7 +56,7 @@ async function applyPatches(
 }
 
 /** Every seat with its current status; the seat query lists the empty ones. */
-export const availableSeatsProjection: Projection = {
+export const availableSeatsProjection = defineProjection({
   name: 'available-seats',
   version: 1,
   handles: [
@@ -98,9 +96,8 @@ export const availableSeatsProjection: Projection = {
       revision: number;
     }[] = [];
     const patches = new Map<string, { patch: SeatPatch; revision: number }>();
-    for (const recorded of events) {
-      const event = parseEvent(seatKind, recorded);
-      const revision = Number(recorded.revision);
+    for (const event of events) {
+      const revision = Number(event.revision);
       if (event.type === 'SeatCreated') {
         created.push({ ...event.data, revision });
         continue;
@@ -147,4 +144,4 @@ export const availableSeatsProjection: Projection = {
     }
     if (patches.size > 0) await applyPatches(trx, patches);
   },
-};
+});

@@ -1,8 +1,6 @@
-import { parseEvent } from '../events/event.js';
-import { paymentKind } from '../events/payment.js';
-import { runStatements, type Projection } from './projection.js';
+import { defineProjection, runStatements } from './projection.js';
 
-export const paymentsProjection: Projection = {
+export const paymentsProjection = defineProjection({
   name: 'payments',
   version: 1,
   handles: ['PaymentStarted', 'PaymentCompleted', 'PaymentFailed'],
@@ -24,8 +22,7 @@ export const paymentsProjection: Projection = {
       `CREATE INDEX IF NOT EXISTS payments_pending ON payments (started_at) WHERE status = 'pending'`,
     ]),
   apply: async (events, trx) => {
-    for (const recorded of events) {
-      const event = parseEvent(paymentKind, recorded);
+    for (const event of events) {
       switch (event.type) {
         case 'PaymentStarted': {
           const d = event.data;
@@ -75,4 +72,4 @@ export const paymentsProjection: Projection = {
       }
     }
   },
-};
+});

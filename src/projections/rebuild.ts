@@ -8,7 +8,8 @@ import {
   type RecordedEvent,
 } from '../events/store/port.js';
 import { createDb, type Db } from './database.js';
-import type { Projection } from './projection.js';
+import { parseRecorded } from '../events/domain-event.js';
+import { applyParsed, applyRecorded, type Projection } from './projection.js';
 
 export interface RebuildProgress {
   readonly projection: string;
@@ -80,11 +81,9 @@ export async function replayIntoSchema(
         : read;
       if (events.length > 0) {
         const last = events[events.length - 1]!.position;
+        const parsed = events.map(parseRecorded);
         await db.transaction().execute(async (trx) => {
-          for (const projection of projections) {
-            const mine = events.filter((event) => projection.handles.includes(event.type));
-            if (mine.length > 0) await projection.apply(mine, trx);
-          }
+          for (const projection of projections) await applyParsed(projection, parsed, trx);
           await sql`INSERT INTO rebuild_progress VALUES (1, ${String(last.commit)}, ${String(last.prepare)}, ${applied + events.length})
                     ON CONFLICT (id) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, applied = excluded.applied`.execute(
             trx,
@@ -162,7 +161,7 @@ export async function rebuildProjection(
       from = events[events.length - 1]!.position;
     }
     await sql.raw(`SET LOCAL search_path TO "${schema}"`).execute(trx);
-    if (pending.length > 0) await projection.apply(pending, trx);
+    await applyRecorded(projection, pending, trx);
     applied += pending.length;
     await sql.raw(`SET LOCAL search_path TO public`).execute(trx);
     await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(trx);

@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
-import { parseEvent } from '../events/event.js';
-import { seatKind, type SeatHeld } from '../events/seat.js';
-import { runStatements, type Projection } from './projection.js';
+import type { SeatHeld } from '../events/seat.js';
+import { defineProjection, runStatements } from './projection.js';
 
 /** One row per hold; a paying reservation still reads as `holding`. */
-export const reservationsProjection: Projection = {
+export const reservationsProjection = defineProjection({
   name: 'reservations',
   version: 1,
   handles: ['SeatHeld', 'SeatHoldExpired', 'SeatPaid'],
@@ -28,13 +27,22 @@ export const reservationsProjection: Projection = {
     const held: SeatHeld['data'][] = [];
     // The last outcome per reservation; both only move a reservation out of `holding`.
     const outcomes = new Map<string, { status: 'paid' | 'expired'; at: string }>();
-    for (const recorded of events) {
-      const event = parseEvent(seatKind, recorded);
-      if (event.type === 'SeatHeld') held.push(event.data);
-      else if (event.type === 'SeatPaid')
-        outcomes.set(event.data.reservationId, { status: 'paid', at: event.data.paidAt });
-      else if (event.type === 'SeatHoldExpired')
-        outcomes.set(event.data.reservationId, { status: 'expired', at: event.data.expiredAt });
+    for (const event of events) {
+      switch (event.type) {
+        case 'SeatHeld':
+          held.push(event.data);
+          break;
+        case 'SeatPaid':
+          outcomes.set(event.data.reservationId, { status: 'paid', at: event.data.paidAt });
+          break;
+        case 'SeatHoldExpired':
+          outcomes.set(event.data.reservationId, { status: 'expired', at: event.data.expiredAt });
+          break;
+        default: {
+          const _exhaustive: never = event;
+          return _exhaustive;
+        }
+      }
     }
     if (held.length > 0) {
       await sql`
@@ -57,4 +65,4 @@ export const reservationsProjection: Projection = {
       );
     }
   },
-};
+});

@@ -2,18 +2,12 @@ import { sql } from 'kysely';
 import type pg from 'pg';
 import { Subject, type Observable } from 'rxjs';
 import type { Written } from '../commands/written.js';
+import { parseRecorded, type ParsedEvent } from '../events/domain-event.js';
 import { sleep } from '../events/store/live-batches.js';
 import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
-import {
-  START,
-  comparePositions,
-  type EventStore,
-  type Position,
-  type RecordedEvent,
-} from '../events/store/port.js';
+import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
 import type { Db } from './database.js';
-import type { Projection } from './projection.js';
-import { runStatements } from './projection.js';
+import { applyParsed, runStatements, type Projection } from './projection.js';
 
 export interface ProjectionStatus {
   readonly name: string;
@@ -22,6 +16,12 @@ export interface ProjectionStatus {
   readonly eventsApplied: number;
   readonly status: 'running' | 'standby' | 'failing' | 'stopped';
   readonly lastError?: string;
+}
+
+/** A batch a projection committed, its events parsed. */
+export interface AppliedBatch {
+  readonly projection: string;
+  readonly events: readonly ParsedEvent[];
 }
 
 interface RunnerDeps {
@@ -60,13 +60,9 @@ export class ProjectionRunner {
 
   /** Emits whenever some projection moves forward in this process. */
   readonly changes: Observable<void> = this.progressed.asObservable();
-  private readonly appliedBatches = new Subject<{
-    projection: string;
-    events: readonly RecordedEvent[];
-  }>();
+  private readonly appliedBatches = new Subject<AppliedBatch>();
   /** Each batch right after it committed, before read-your-writes waiters see the new checkpoint. */
-  readonly applied: Observable<{ projection: string; events: readonly RecordedEvent[] }> =
-    this.appliedBatches.asObservable();
+  readonly applied: Observable<AppliedBatch> = this.appliedBatches.asObservable();
   private leadership = 0;
 
   /** Changes every time this process becomes the leader: caches keyed by it never outlive a lapse. */
@@ -186,11 +182,13 @@ export class ProjectionRunner {
               }))
               .where('name', '=', projection.name)
               .execute();
-          if (batch.events.length > 0) {
+          // Parsed once here: the projection and the caches of its read model share them.
+          const events = batch.events.map(parseRecorded);
+          if (events.length > 0) {
             // The read-model change and the checkpoint commit together, so a crash
             // between them cannot apply a batch twice or lose one.
             await db.transaction().execute(async (trx) => {
-              await projection.apply(batch.events, trx);
+              await applyParsed(projection, events, trx);
               await save(trx);
             });
             persistedAt = Date.now();
@@ -199,8 +197,7 @@ export class ProjectionRunner {
             persistedAt = Date.now();
           }
           // Caches of this read model drop what changed before any waiter is released.
-          if (batch.events.length > 0)
-            this.appliedBatches.next({ projection: projection.name, events: batch.events });
+          if (events.length > 0) this.appliedBatches.next({ projection: projection.name, events });
           this.advance(projection.name, batch.checkpoint);
         }
       } catch (error) {

@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
-import { parseEvent } from '../events/event.js';
-import { tokenKind } from '../events/token.js';
-import { runStatements, type Projection } from './projection.js';
+import { defineProjection, runStatements } from './projection.js';
 
 /** Queue tokens with their place in line. Positions stay O(1): see queue_stats. */
-export const tokensProjection: Projection = {
+export const tokensProjection = defineProjection({
   name: 'tokens',
   version: 1,
   handles: ['TokenIssued', 'TokenAdmitted', 'TokenExpired'],
@@ -37,8 +35,7 @@ export const tokensProjection: Projection = {
     const issued: { tokenId: string; userId: string; issuedAt: string }[] = [];
     const admitted: { tokenId: string; admittedAt: string; expiresAt: string }[] = [];
     const expired: { tokenId: string; expiredAt: string }[] = [];
-    for (const recorded of events) {
-      const event = parseEvent(tokenKind, recorded);
+    for (const event of events) {
       switch (event.type) {
         case 'TokenIssued':
           issued.push(event.data);
@@ -94,4 +91,4 @@ export const tokensProjection: Projection = {
         WHERE tokens.token_id = v.token_id AND tokens.status <> 'expired'`.execute(trx);
     }
   },
-};
+});

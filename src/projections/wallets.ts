@@ -1,10 +1,8 @@
 import { sql } from 'kysely';
-import { parseEvent } from '../events/event.js';
-import { walletKind } from '../events/wallet.js';
-import { runStatements, type Projection } from './projection.js';
+import { defineProjection, runStatements } from './projection.js';
 
 /** Balances. Every wallet event carries the balance after it, so applying is an upsert. */
-export const walletsProjection: Projection = {
+export const walletsProjection = defineProjection({
   name: 'wallets',
   version: 1,
   handles: ['WalletCharged', 'WalletDebited', 'WalletRefunded'],
@@ -20,9 +18,8 @@ export const walletsProjection: Projection = {
   apply: async (events, trx) => {
     // Each event carries the balance after it: the last one per wallet in the batch wins.
     const latest = new Map<string, { balance: number; revision: number }>();
-    for (const recorded of events) {
-      const { data } = parseEvent(walletKind, recorded);
-      latest.set(data.userId, { balance: data.balance, revision: Number(recorded.revision) });
+    for (const { data, revision } of events) {
+      latest.set(data.userId, { balance: data.balance, revision: Number(revision) });
     }
     const rows = [...latest];
     await sql`
@@ -31,4 +28,4 @@ export const walletsProjection: Projection = {
       ON CONFLICT (user_id) DO UPDATE SET balance = excluded.balance, revision = excluded.revision
       WHERE w.revision < excluded.revision`.execute(trx);
   },
-};
+});

@@ -1,6 +1,11 @@
 import type { ConcertTimeTable, Db } from '../projections/database.js';
+import { availableDatesProjection } from '../projections/available-dates.js';
+import { availableSeatsProjection } from '../projections/available-seats.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import { LeaderCache } from './leader-cache.js';
+
+type DatesEventType = (typeof availableDatesProjection.handles)[number];
+type SeatsEventType = (typeof availableSeatsProjection.handles)[number];
 
 export async function listConcerts(db: Db) {
   const rows = await db
@@ -82,10 +87,13 @@ export async function availableSeats(db: Db, concertTimeId: string) {
  * Undefined for an unknown concert time.
  */
 export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunner }) {
-  const cache = new LeaderCache<string>(deps.runner, 'available-seats', (event) => {
-    const concertTimeId = (event.data as { concertTimeId?: string }).concertTimeId;
-    return concertTimeId ? [concertTimeId] : [];
-  });
+  const cache = new LeaderCache<string, SeatsEventType>(
+    deps.runner,
+    availableSeatsProjection,
+    (event) =>
+      // A payment starting or being cancelled leaves the seat out of the list either way.
+      'concertTimeId' in event.data ? [event.data.concertTimeId] : [],
+  );
   // A time appearing in concert_times comes from another projection: never cache "unknown".
   return async (concertTimeId: string): Promise<string | undefined> =>
     cache.get(concertTimeId) ??
@@ -102,13 +110,14 @@ export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunne
  */
 export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner }) {
   const concertOfTime = new Map<string, string>();
-  const cache = new LeaderCache<{ rows: ReturnType<typeof toDate>[] }>(
+  const cache = new LeaderCache<{ rows: ReturnType<typeof toDate>[] }, DatesEventType>(
     deps.runner,
-    'available-dates',
+    availableDatesProjection,
     (event) => {
-      const data = event.data as { concertId?: string; concertTimeId?: string };
       const concertId =
-        data.concertId ?? (data.concertTimeId ? concertOfTime.get(data.concertTimeId) : undefined);
+        event.type === 'ConcertScheduled'
+          ? event.data.concertId
+          : concertOfTime.get(event.data.concertTimeId);
       return concertId ? [concertId] : [];
     },
   );

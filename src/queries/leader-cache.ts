@@ -1,4 +1,5 @@
-import type { RecordedEvent } from '../events/store/port.js';
+import type { DomainEventType, ParsedEvent } from '../events/domain-event.js';
+import { handledBy, type Projection } from '../projections/projection.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 
 /**
@@ -7,21 +8,22 @@ import type { ProjectionRunner } from '../projections/runner.js';
  * right after that batch commits and before any read-your-writes waiter is released.
  * Entries from an earlier spell of leadership are ignored.
  */
-export class LeaderCache<V> {
+export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
   private readonly entries = new Map<string, { value: V; epoch: number }>();
   /** Moves whenever a batch drops something: a value loaded across a drop is not kept. */
   private generation = 0;
 
   constructor(
     private readonly runner: ProjectionRunner,
-    projection: string,
-    invalidate: (event: RecordedEvent) => readonly string[] | 'all',
+    projection: Projection<T>,
+    invalidate: (event: ParsedEvent<T>) => readonly string[] | 'all',
     private readonly limit = 100_000,
   ) {
     runner.applied.subscribe((batch) => {
-      if (batch.projection !== projection) return;
+      if (batch.projection !== projection.name) return;
       let dropped = false;
       for (const event of batch.events) {
+        if (!handledBy(projection, event)) continue;
         const keys = invalidate(event);
         if (keys === 'all') {
           this.entries.clear();

@@ -1,5 +1,6 @@
 import type { Db, TokenTable } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
+import { tokensProjection } from '../projections/tokens.js';
 import { LeaderCache } from './leader-cache.js';
 
 export interface TokenView {
@@ -14,6 +15,7 @@ export interface TokenView {
 }
 
 type TokenRow = Omit<TokenTable, 'admitted_at'>;
+type TokenEventType = (typeof tokensProjection.handles)[number];
 
 /**
  * A waiting token's position is O(1): admission is strictly FIFO, so the tokens admitted
@@ -61,13 +63,15 @@ async function fetchToken(
  * the admitted count (which places every waiting token) until the next admission.
  */
 export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
-  const rows = new LeaderCache<TokenRow & { admitted_count: number }>(
+  const rows = new LeaderCache<TokenRow & { admitted_count: number }, TokenEventType>(
     deps.runner,
-    'tokens',
-    (event) => [(event.data as { tokenId: string }).tokenId],
+    tokensProjection,
+    (event) => [event.data.tokenId],
   );
-  const admitted = new LeaderCache<number>(deps.runner, 'tokens', (event) =>
-    event.type === 'TokenAdmitted' ? 'all' : [],
+  const admitted = new LeaderCache<number, TokenEventType>(
+    deps.runner,
+    tokensProjection,
+    (event) => (event.type === 'TokenAdmitted' ? 'all' : []),
   );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
     const cached = rows.get(tokenId);

@@ -12,6 +12,7 @@ import {
   rebuildSchema,
   replayIntoSchema,
 } from '../../src/projections/rebuild.js';
+import { applyRecorded } from '../../src/projections/projection.js';
 import { verifyReadModels } from '../../src/projections/verify.js';
 import { startSystem, type System } from '../../src/system.js';
 import { scheduleTestConcert } from '../support/booking.js';
@@ -91,12 +92,7 @@ describe('projections', () => {
       filter: { eventTypes: allTypes },
     });
     await system.db.transaction().execute(async (trx) => {
-      for (const projection of projections) {
-        await projection.apply(
-          events.filter((event) => projection.handles.includes(event.type)),
-          trx,
-        );
-      }
+      for (const projection of projections) await applyRecorded(projection, events, trx);
     });
     expect(await snapshot(system)).toEqual(before);
   });

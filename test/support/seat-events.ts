@@ -1,0 +1,120 @@
+import type { DomainEvent } from '../../src/events/domain-event.js';
+import { at, type Given } from './projection-spec.js';
+
+/** Seat-stream fixtures for projection specs: concert time `time-1`, price 1000. */
+export const minute = (minutes: number) => new Date(Date.UTC(2030, 0, 2, 0, minutes)).toISOString();
+export const concertTime = '2030-02-01T19:00:00.000Z';
+
+export const scheduled = (seatIds: readonly string[]): Given =>
+  at(0, {
+    type: 'ConcertScheduled',
+    data: {
+      concertId: 'concert-1',
+      title: 'Spec',
+      scheduledAt: minute(0),
+      dates: [
+        {
+          concertTimeId: 'time-1',
+          concertTime,
+          reservationStartTime: minute(0),
+          seats: seatIds.map((seatId, index) => ({ seatId, seatNumber: index + 1, price: 1000 })),
+        },
+      ],
+    },
+  });
+
+export const created = (seatId: string, seatNumber: number): Given =>
+  at(0, {
+    type: 'SeatCreated',
+    data: {
+      seatId,
+      concertId: 'concert-1',
+      concertTimeId: 'time-1',
+      seatNumber,
+      price: 1000,
+      concertTime,
+      reservationStartTime: minute(0),
+    },
+  });
+
+export const held = (revision: number, seatId: string, reservationId: string, at_: number): Given =>
+  at(revision, {
+    type: 'SeatHeld',
+    data: {
+      seatId,
+      concertTimeId: 'time-1',
+      reservationId,
+      userId: `user-${reservationId}`,
+      price: 1000,
+      heldAt: minute(at_),
+      holdExpiresAt: minute(at_ + 5),
+    },
+  });
+
+export const holdExpired = (
+  revision: number,
+  seatId: string,
+  reservationId: string,
+  at_: number,
+): Given =>
+  at(revision, {
+    type: 'SeatHoldExpired',
+    data: {
+      seatId,
+      concertTimeId: 'time-1',
+      reservationId,
+      userId: `user-${reservationId}`,
+      expiredAt: minute(at_),
+    },
+  });
+
+const payment = (reservationId: string) => ({
+  reservationId,
+  paymentId: `payment-${reservationId}`,
+});
+
+export const paymentStarted = (
+  revision: number,
+  seatId: string,
+  reservationId: string,
+  at_: number,
+): Given =>
+  at(revision, {
+    type: 'SeatPaymentStarted',
+    data: {
+      seatId,
+      ...payment(reservationId),
+      userId: `user-${reservationId}`,
+      amount: 1000,
+      startedAt: minute(at_),
+    },
+  });
+
+export const paymentCancelled = (
+  revision: number,
+  seatId: string,
+  reservationId: string,
+  at_: number,
+): Given =>
+  at(revision, {
+    type: 'SeatPaymentCancelled',
+    data: {
+      seatId,
+      ...payment(reservationId),
+      reason: 'INSUFFICIENT_BALANCE',
+      cancelledAt: minute(at_),
+    },
+  });
+
+export const paid = (revision: number, seatId: string, reservationId: string, at_: number): Given =>
+  at(revision, {
+    type: 'SeatPaid',
+    data: {
+      seatId,
+      concertTimeId: 'time-1',
+      ...payment(reservationId),
+      userId: `user-${reservationId}`,
+      amount: 1000,
+      paidAt: minute(at_),
+    },
+  } satisfies DomainEvent);
