@@ -10,6 +10,7 @@ import type { EventStore } from './events/store/port.js';
 import { createDb, type Db } from './projections/database.js';
 import { projections } from './projections/index.js';
 import { ProjectionRunner } from './projections/runner.js';
+import { intervals } from './policies.js';
 
 export interface Logger {
   info(message: string): void;
@@ -81,7 +82,7 @@ export async function startSystem(options: StartSystemOptions): Promise<System> 
       {
         admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
         holdExpiryIntervalMs: config.HOLD_EXPIRY_INTERVAL_MS,
-        paymentRecoveryIntervalMs: options.paymentRecoveryIntervalMs ?? 10_000,
+        paymentRecoveryIntervalMs: options.paymentRecoveryIntervalMs ?? intervals.paymentRecoveryMs,
         recoverPaymentsAfterMs: config.PAYMENT_RECOVERY_AFTER_SECONDS * 1000,
         ...(log ? { log } : {}),
       },

@@ -8,6 +8,7 @@ import type { ProjectionRunner } from '../projections/runner.js';
 import { addSeconds, isAtOrAfter, type Clock } from './clock.js';
 import { isDomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
+import { commandRetries } from '../policies.js';
 
 export function decideAdmitToken(
   command: { tokenId: string; now: string; ttlSeconds: number },
@@ -99,7 +100,7 @@ export async function admitWaitingTokens(
           tokenStream(token.user_id),
           tokenKind,
           (state) => decideExpireToken({ tokenId: token.token_id, now: nowIso }, state),
-          { retries: 3 },
+          { retries: commandRetries.admission },
         );
         expired += handled.events.length;
       }
@@ -132,7 +133,7 @@ export async function admitWaitingTokens(
                 { tokenId: token.token_id, now: nowIso, ttlSeconds: deps.tokenTtlSeconds },
                 state,
               ),
-            { retries: 3 },
+            { retries: commandRetries.admission },
           );
           admitted += handled.events.length;
         } catch (error) {

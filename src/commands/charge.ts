@@ -6,6 +6,7 @@ import type { Clock } from './clock.js';
 import { DomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
+import { commandRetries } from '../policies.js';
 
 export interface Charge {
   readonly userId: string;
@@ -69,7 +70,7 @@ export async function charge(
     walletKind,
     (state) => decideCharge(command, state),
     {
-      retries: 200,
+      retries: commandRetries.charge,
       eventIds: () => chargeId,
     },
   );

@@ -7,6 +7,7 @@ import {
   type ExpectedRevision,
 } from '../events/store/port.js';
 import { DomainError } from './errors.js';
+import { retryJitterCapMs } from '../policies.js';
 
 export interface HandleOptions {
   /** Re-read and decide again after a conflict, this many times (0: conflicts surface). */
@@ -68,7 +69,7 @@ export async function handleCommand<State, E extends Event>(
       }
       // Jitter spreads contending writers so that one of them wins each round.
       await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 20)),
+        setTimeout(resolve, Math.random() * Math.min(2 ** attempt, retryJitterCapMs)),
       );
     }
   }

@@ -5,6 +5,7 @@ import { addSeconds, isAtOrAfter, type Clock } from './clock.js';
 import { DomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
+import { commandRetries } from '../policies.js';
 
 export interface HoldSeat {
   readonly concertTimeId: string;
@@ -92,7 +93,7 @@ export async function holdSeat(
     seatKind,
     (state) => decideHoldSeat(command, state),
     {
-      retries: 2,
+      retries: commandRetries.holdSeat,
     },
   );
   const state = handled.state;

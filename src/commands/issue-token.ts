@@ -10,6 +10,7 @@ import type { EventStore } from '../events/store/port.js';
 import { isAtOrAfter, type Clock } from './clock.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
+import { commandRetries } from '../policies.js';
 
 export interface IssueToken {
   readonly userId: string;
@@ -53,7 +54,7 @@ export async function issueToken(
     tokenKind,
     (state) => decideIssueToken(command, state),
     {
-      retries: 5,
+      retries: commandRetries.issueToken,
     },
   );
   return {

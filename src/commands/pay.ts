@@ -22,6 +22,7 @@ import {
   type PaymentStep,
 } from './payment-decisions.js';
 import { writtenBy, type Written } from './written.js';
+import { commandRetries } from '../policies.js';
 
 export type { PaymentOutcome } from './payment-decisions.js';
 
@@ -131,7 +132,7 @@ export async function pay(
         seatStream(input.seatId),
         seatKind,
         (state) => decideStartSeatPayment(step, state),
-        { retries: 2 },
+        { retries: commandRetries.startSeatPayment },
       ),
     );
   } catch (error) {
@@ -148,7 +149,7 @@ export async function pay(
       walletKind,
       (state) => decideDebit({ ...step, amount: hold.price }, state),
       {
-        retries: 50,
+        retries: commandRetries.debit,
         eventIds: () => stepId(paymentId, 'debit'),
       },
     );
@@ -160,7 +161,7 @@ export async function pay(
         seatStream(input.seatId),
         seatKind,
         (state) => decideCancelSeatPayment({ ...step, reason: error.code }, state),
-        { retries: 5 },
+        { retries: commandRetries.seatPaymentOutcome },
       ),
     );
     await fail(error.code, false);
@@ -198,7 +199,7 @@ export async function completeAfterDebit(
         seatKind,
         (state) => decideCompleteSeatPayment(step, state),
         {
-          retries: 5,
+          retries: commandRetries.seatPaymentOutcome,
           eventIds: () => stepId(step.paymentId, 'seat-paid'),
         },
       ),
@@ -226,7 +227,7 @@ export async function completeAfterDebit(
       tokenKind,
       (state) => decideExpireTokenAfterPayment({ tokenId: step.tokenId, now: step.now }, state),
       {
-        retries: 20,
+        retries: commandRetries.expireTokenAfterPayment,
         eventIds: () => stepId(step.paymentId, 'token-expired'),
       },
     ),
@@ -242,7 +243,7 @@ export function refund(store: EventStore, step: PaymentStep): Promise<Handled<Wa
     walletKind,
     (state) => decideRefund(step, state),
     {
-      retries: 50,
+      retries: commandRetries.refund,
       eventIds: () => stepId(step.paymentId, 'refund'),
     },
   );
@@ -261,7 +262,7 @@ export function finishPayment(
     paymentKind,
     (state) => decideFinishPayment({ paymentId, now, outcome }, state),
     {
-      retries: 5,
+      retries: commandRetries.finishPayment,
     },
   );
 }

@@ -6,6 +6,7 @@ import { START, type Position } from '../events/store/port.js';
 import { completeAfterDebit, finishPayment, readPayment, refund, type PaymentDeps } from './pay.js';
 import { decideCancelSeatPayment, type PaymentOutcome } from './payment-decisions.js';
 import { handleCommand } from './handle-command.js';
+import { commandRetries } from '../policies.js';
 
 const paymentEventTypes = ['PaymentStarted', 'PaymentCompleted', 'PaymentFailed'];
 
@@ -85,7 +86,7 @@ export async function settlePayment(
         seatStream(seatId),
         seatKind,
         (state) => decideCancelSeatPayment({ ...step, reason: 'PAYMENT_ABORTED' }, state),
-        { retries: 5 },
+        { retries: commandRetries.seatPaymentOutcome },
       );
     }
     if (debited) await refund(deps.store, step);

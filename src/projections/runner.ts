@@ -8,6 +8,7 @@ import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
 import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
 import type { Db } from './database.js';
 import { applyParsed, runStatements, type Projection } from './projection.js';
+import { intervals } from '../policies.js';
 
 export interface ProjectionStatus {
   readonly name: string;
@@ -150,7 +151,7 @@ export class ProjectionRunner {
         }
         client.release();
       }
-      await sleep(1000, signal);
+      await sleep(intervals.leadershipAttemptMs, signal);
     }
   }
 
@@ -210,7 +211,7 @@ export class ProjectionRunner {
           error,
           `projection ${projection.name} failed; retrying from its checkpoint`,
         );
-        await sleep(1000, signal);
+        await sleep(intervals.projectionRetryMs, signal);
       }
     }
     this.state.set(projection.name, { status: 'stopped' });
@@ -277,7 +278,7 @@ export class ProjectionRunner {
     void (async () => {
       while (!this.isLeader && this.waiting > 0 && !this.stopping.signal.aborted) {
         await this.refreshFromDatabase().catch(() => undefined);
-        await sleep(10);
+        await sleep(intervals.followCheckpointsMs);
       }
       this.following = false;
     })();
