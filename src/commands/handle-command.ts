@@ -6,6 +6,7 @@ import {
   type EventStore,
   type ExpectedRevision,
 } from '../events/store/port.js';
+import { isRefusal, refusalError, type Decision, type Refusal } from './decision.js';
 import { DomainError } from './errors.js';
 import { retryJitterCapMs } from '../policies.js';
 
@@ -24,22 +25,30 @@ export interface Handled<State> {
   readonly appended: AppendResult | undefined;
 }
 
+/** The decider refused on this state: nothing was appended. */
+export interface Refused<State> {
+  readonly state: State;
+  readonly refusal: Refusal;
+}
+
 /**
- * The command loop: read the stream, fold it, decide, append with the revision just read.
- * Deciders are pure, so after a conflict running them again on the fresh state is safe.
+ * The command loop for callers that act on a refusal (the payment process): a decided
+ * refusal comes back as a value. Exceptions mean nobody decided: an exhausted conflict
+ * retry (CONCURRENCY_CONFLICT) or the infrastructure.
  */
-export async function handleCommand<State, E extends Event>(
+export async function tryCommand<State, E extends Event>(
   store: EventStore,
   streamName: string,
   kind: StreamKind<State, E>,
-  decide: (state: State) => readonly E[],
+  decide: (state: State) => Decision<E>,
   options: HandleOptions = {},
-): Promise<Handled<State>> {
+): Promise<Handled<State> | Refused<State>> {
   const retries = options.retries ?? 0;
   for (let attempt = 0; ; attempt++) {
     const recorded = await store.readStream(streamName);
     const state = foldEvents(kind, recorded);
     const events = decide(state);
+    if (isRefusal(events)) return { state, refusal: events };
     if (events.length === 0) return { state, events, appended: undefined };
     const expectedRevision: ExpectedRevision =
       recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.revision;
@@ -73,4 +82,21 @@ export async function handleCommand<State, E extends Event>(
       );
     }
   }
+}
+
+/**
+ * The command loop: read the stream, fold it, decide, append with the revision just read.
+ * Deciders are pure, so after a conflict running them again on the fresh state is safe.
+ * A refusal becomes the DomainError of its code, for a caller that only reports it.
+ */
+export async function handleCommand<State, E extends Event>(
+  store: EventStore,
+  streamName: string,
+  kind: StreamKind<State, E>,
+  decide: (state: State) => Decision<E>,
+  options: HandleOptions = {},
+): Promise<Handled<State>> {
+  const outcome = await tryCommand(store, streamName, kind, decide, options);
+  if ('refusal' in outcome) throw refusalError(outcome.refusal);
+  return outcome;
 }

@@ -1,30 +1,9 @@
-import { seatKind, seatStream, type SeatEvent, type SeatState } from '../events/seat.js';
+import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Db } from '../projections/database.js';
-import { isAtOrAfter, type Clock } from './clock.js';
+import type { Clock } from './clock.js';
 import { isDomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
-
-/** Releases a hold that ran out. A seat being paid for is no longer `holding`: payment wins. */
-export function decideExpireHold(
-  command: { reservationId: string; now: string },
-  state: SeatState,
-): SeatEvent[] {
-  if (state.status !== 'holding' || state.hold.reservationId !== command.reservationId) return [];
-  if (!isAtOrAfter(command.now, state.hold.holdExpiresAt)) return [];
-  return [
-    {
-      type: 'SeatHoldExpired',
-      data: {
-        seatId: state.seat.seatId,
-        concertTimeId: state.seat.concertTimeId,
-        reservationId: state.hold.reservationId,
-        userId: state.hold.userId,
-        expiredAt: state.hold.holdExpiresAt,
-      },
-    },
-  ];
-}
 
 /**
  * One round of the hold expiry process. Candidates come from the seats read model; the
@@ -52,7 +31,7 @@ export async function expireHolds(
         deps.store,
         seatStream(candidate.seat_id),
         seatKind,
-        (state) => decideExpireHold(command, state),
+        (state) => decideSeat({ type: 'ExpireHold', data: command }, state),
       );
       expired += handled.events.length;
     } catch (error) {

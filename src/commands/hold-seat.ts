@@ -1,67 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { seatKind, seatStream, type SeatEvent, type SeatState } from '../events/seat.js';
+import { decideSeat, seatKind, seatStream, type HoldSeat } from '../deciders/seat.js';
 import type { EventStore } from '../events/store/port.js';
-import { addSeconds, isAtOrAfter, type Clock } from './clock.js';
-import { DomainError } from './errors.js';
+import type { Clock } from './clock.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
 import { commandRetries } from '../policies.js';
-
-export interface HoldSeat {
-  readonly concertTimeId: string;
-  readonly reservationId: string;
-  readonly userId: string;
-  readonly now: string;
-  readonly holdTtlSeconds: number;
-}
-
-export function decideHoldSeat(command: HoldSeat, state: SeatState): SeatEvent[] {
-  if (state.status === 'unknown' || state.seat.concertTimeId !== command.concertTimeId) {
-    throw new DomainError('NOT_FOUND', 'no such seat for this concert time');
-  }
-  const { seat } = state;
-  if (!isAtOrAfter(command.now, seat.reservationStartTime)) {
-    throw new DomainError(
-      'RESERVATION_NOT_OPEN',
-      `reservations open at ${seat.reservationStartTime}`,
-      {
-        reservationStartTime: seat.reservationStartTime,
-      },
-    );
-  }
-  if (isAtOrAfter(command.now, seat.concertTime)) {
-    throw new DomainError('SEAT_NOT_AVAILABLE', 'this performance has already started');
-  }
-  const events: SeatEvent[] = [];
-  if (state.status === 'holding' && isAtOrAfter(command.now, state.hold.holdExpiresAt)) {
-    // The previous hold ran out; the expiry process may not have released it yet.
-    events.push({
-      type: 'SeatHoldExpired',
-      data: {
-        seatId: seat.seatId,
-        concertTimeId: seat.concertTimeId,
-        reservationId: state.hold.reservationId,
-        userId: state.hold.userId,
-        expiredAt: state.hold.holdExpiresAt,
-      },
-    });
-  } else if (state.status !== 'empty') {
-    throw new DomainError('SEAT_NOT_AVAILABLE', 'this seat is already held or sold');
-  }
-  events.push({
-    type: 'SeatHeld',
-    data: {
-      seatId: seat.seatId,
-      concertTimeId: seat.concertTimeId,
-      reservationId: command.reservationId,
-      userId: command.userId,
-      price: seat.price,
-      heldAt: command.now,
-      holdExpiresAt: addSeconds(command.now, command.holdTtlSeconds),
-    },
-  });
-  return events;
-}
 
 export interface Reservation {
   readonly reservationId: string;
@@ -91,7 +34,7 @@ export async function holdSeat(
     deps.store,
     seatStream(input.seatId),
     seatKind,
-    (state) => decideHoldSeat(command, state),
+    (state) => decideSeat({ type: 'HoldSeat', data: command }, state),
     {
       retries: commandRetries.holdSeat,
     },

@@ -1,10 +1,10 @@
 import { foldEvents } from '../events/event.js';
 import type { PaymentStarted } from '../events/payment.js';
-import { seatKind, seatStream } from '../events/seat.js';
+import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
 import { walletKind, walletStream } from '../events/wallet.js';
 import { START, type Position } from '../events/store/port.js';
 import { completeAfterDebit, finishPayment, readPayment, refund, type PaymentDeps } from './pay.js';
-import { decideCancelSeatPayment, type PaymentOutcome } from './payment-decisions.js';
+import type { PaymentOutcome } from './payment-decisions.js';
 import { handleCommand } from './handle-command.js';
 import { commandRetries } from '../policies.js';
 
@@ -57,7 +57,7 @@ export async function settlePayment(
   const current = await readPayment(deps.store, paymentId);
   if (current.status === 'paid') return { status: 'paid', balance: current.balance };
   if (current.status === 'failed')
-    return { status: 'failed', code: current.code as never, refunded: current.refunded };
+    return { status: 'failed', code: current.code, refunded: current.refunded };
 
   const now = deps.clock().toISOString();
   const step = { paymentId, reservationId, userId, now };
@@ -85,7 +85,11 @@ export async function settlePayment(
         deps.store,
         seatStream(seatId),
         seatKind,
-        (state) => decideCancelSeatPayment({ ...step, reason: 'PAYMENT_ABORTED' }, state),
+        (state) =>
+          decideSeat(
+            { type: 'CancelSeatPayment', data: { ...step, reason: 'PAYMENT_ABORTED' } },
+            state,
+          ),
         { retries: commandRetries.seatPaymentOutcome },
       );
     }
@@ -96,6 +100,6 @@ export async function settlePayment(
   const state = finished.state;
   if (state.status === 'paid') return { status: 'paid', balance: state.balance };
   if (state.status === 'failed')
-    return { status: 'failed', code: state.code as never, refunded: state.refunded };
+    return { status: 'failed', code: state.code, refunded: state.refunded };
   return outcome;
 }

@@ -5,7 +5,7 @@ import {
   type ConcertEvent,
   type ConcertState,
 } from '../events/catalog.js';
-import { seatKind, seatStream, type SeatEvent, type SeatState } from '../events/seat.js';
+import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Clock } from './clock.js';
 import { DomainError } from './errors.js';
@@ -73,22 +73,6 @@ export function decideScheduleConcert(
   ];
 }
 
-export function decideCreateSeat(
-  command: {
-    seatId: string;
-    concertId: string;
-    concertTimeId: string;
-    seatNumber: number;
-    price: number;
-    concertTime: string;
-    reservationStartTime: string;
-  },
-  state: SeatState,
-): SeatEvent[] {
-  if (state.status !== 'unknown') return [];
-  return [{ type: 'SeatCreated', data: command }];
-}
-
 /** Assigns ids to a plan: the service, not the caller, names concerts, times and seats. */
 export function planToCommand(plan: ConcertPlan, scheduledAt: string): ScheduleConcert {
   return {
@@ -132,7 +116,7 @@ export async function scheduleConcert(
       while (next < seats.length) {
         const seat = seats[next++]!;
         await handleCommand(deps.store, seatStream(seat.seatId), seatKind, (state) =>
-          decideCreateSeat(seat, state),
+          decideSeat({ type: 'CreateSeat', data: seat }, state),
         );
       }
     }),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { errorCodes, type ErrorCode } from '../commands/errors.js';
 import { isoTime, money, type StreamKind } from './event.js';
 
 /** Stream `payment-{paymentId}`: the payment process across the seat, wallet and token streams. */
@@ -24,7 +25,8 @@ const paymentFailed = z.object({
   type: z.literal('PaymentFailed'),
   data: z.object({
     paymentId: z.string(),
-    code: z.string(),
+    /** Why it failed: one of the API's error codes (every code written so far is one). */
+    code: z.enum(errorCodes),
     refunded: z.boolean(),
     failedAt: isoTime,
   }),
@@ -42,7 +44,7 @@ export type PaymentState =
   | { status: 'none' }
   | { status: 'pending'; payment: PaymentStarted['data'] }
   | { status: 'paid'; payment: PaymentStarted['data']; balance: number; completedAt: string }
-  | { status: 'failed'; payment: PaymentStarted['data']; code: string; refunded: boolean };
+  | { status: 'failed'; payment: PaymentStarted['data']; code: ErrorCode; refunded: boolean };
 
 export const paymentKind: StreamKind<PaymentState, PaymentEvent> = {
   schema: paymentEventSchema,

@@ -1,15 +1,7 @@
+import { decideSeat } from '../../src/deciders/seat.js';
+import { decideWallet } from '../../src/deciders/wallet.js';
 import fc from 'fast-check';
-import { decideCharge } from '../../src/commands/charge.js';
-import { DomainError } from '../../src/commands/errors.js';
-import { decideExpireHold } from '../../src/commands/hold-expiry.js';
-import { decideHoldSeat } from '../../src/commands/hold-seat.js';
-import {
-  decideCancelSeatPayment,
-  decideCompleteSeatPayment,
-  decideDebit,
-  decideRefund,
-  decideStartSeatPayment,
-} from '../../src/commands/payment-decisions.js';
+import { isRefusal, type Decision } from '../../src/commands/decision.js';
 import type { Event, StreamKind } from '../../src/events/event.js';
 import { seatKind, type SeatEvent, type SeatState } from '../../src/events/seat.js';
 import { walletKind, type WalletEvent, type WalletState } from '../../src/events/wallet.js';
@@ -63,15 +55,11 @@ class Streams<State, E extends Event> {
     );
   }
   /** Runs a decision; a business refusal changes nothing, as in the real command loop. */
-  run(id: string, decide: (state: State) => readonly E[]): boolean {
-    try {
-      const decided = decide(this.state(id));
-      this.events.set(id, [...(this.events.get(id) ?? []), ...decided]);
-      return true;
-    } catch (error) {
-      if (error instanceof DomainError) return false;
-      throw error;
-    }
+  run(id: string, decide: (state: State) => Decision<E>): boolean {
+    const decided = decide(this.state(id));
+    if (isRefusal(decided)) return false;
+    this.events.set(id, [...(this.events.get(id) ?? []), ...decided]);
+    return true;
   }
   all(id: string): readonly E[] {
     return this.events.get(id) ?? [];
@@ -122,13 +110,16 @@ it('keeps the money and seat invariants under any interleaving', () => {
         switch (s.kind) {
           case 'hold':
             seats.run(seatIds[s.seat]!, (state) =>
-              decideHoldSeat(
+              decideSeat(
                 {
-                  concertTimeId: 't',
-                  reservationId: `r${counter++}`,
-                  userId: users[s.user]!,
-                  now: now(),
-                  holdTtlSeconds: 300,
+                  type: 'HoldSeat',
+                  data: {
+                    concertTimeId: 't',
+                    reservationId: `r${counter++}`,
+                    userId: users[s.user]!,
+                    now: now(),
+                    holdTtlSeconds: 300,
+                  },
                 },
                 state,
               ),
@@ -136,13 +127,16 @@ it('keeps the money and seat invariants under any interleaving', () => {
             break;
           case 'charge':
             wallets.run(users[s.user]!, (state) =>
-              decideCharge(
+              decideWallet(
                 {
-                  userId: users[s.user]!,
-                  chargeId: `c${counter++}`,
-                  amount: s.amount,
-                  maxAmount: 1000,
-                  now: now(),
+                  type: 'Charge',
+                  data: {
+                    userId: users[s.user]!,
+                    chargeId: `c${counter++}`,
+                    amount: s.amount,
+                    maxAmount: 1000,
+                    now: now(),
+                  },
                 },
                 state,
               ),
@@ -164,7 +158,7 @@ it('keeps the money and seat invariants under any interleaving', () => {
             };
             if (
               seats.run(seatId, (state) =>
-                decideStartSeatPayment({ ...payment, now: now() }, state),
+                decideSeat({ type: 'StartSeatPayment', data: { ...payment, now: now() } }, state),
               )
             )
               payments.push(payment);
@@ -174,13 +168,19 @@ it('keeps the money and seat invariants under any interleaving', () => {
             const payment = payments[s.payment % Math.max(payments.length, 1)];
             if (payment?.state !== 'locked') break;
             const ok = wallets.run(payment.userId, (state) =>
-              decideDebit({ ...payment, now: now(), amount: price }, state),
+              decideWallet(
+                { type: 'Debit', data: { ...payment, now: now(), amount: price } },
+                state,
+              ),
             );
             if (ok) payment.state = 'debited';
             else {
               seats.run(payment.seatId, (state) =>
-                decideCancelSeatPayment(
-                  { ...payment, now: now(), reason: 'INSUFFICIENT_BALANCE' },
+                decideSeat(
+                  {
+                    type: 'CancelSeatPayment',
+                    data: { ...payment, now: now(), reason: 'INSUFFICIENT_BALANCE' },
+                  },
                   state,
                 ),
               );
@@ -193,11 +193,14 @@ it('keeps the money and seat invariants under any interleaving', () => {
             if (payment?.state !== 'debited') break;
             if (
               !seats.run(payment.seatId, (state) =>
-                decideCompleteSeatPayment({ ...payment, now: now() }, state),
+                decideSeat(
+                  { type: 'CompleteSeatPayment', data: { ...payment, now: now() } },
+                  state,
+                ),
               )
             ) {
               wallets.run(payment.userId, (state) =>
-                decideRefund({ ...payment, now: now() }, state),
+                decideWallet({ type: 'Refund', data: { ...payment, now: now() } }, state),
               );
             }
             payment.state = 'done';
@@ -207,7 +210,13 @@ it('keeps the money and seat invariants under any interleaving', () => {
             const seat = seats.state(seatIds[s.seat]!);
             if (seat.status === 'holding')
               seats.run(seatIds[s.seat]!, (state) =>
-                decideExpireHold({ reservationId: seat.hold.reservationId, now: now() }, state),
+                decideSeat(
+                  {
+                    type: 'ExpireHold',
+                    data: { reservationId: seat.hold.reservationId, now: now() },
+                  },
+                  state,
+                ),
               );
             break;
           }
@@ -222,15 +231,23 @@ it('keeps the money and seat invariants under any interleaving', () => {
       for (const payment of payments) {
         if (payment.state === 'locked')
           seats.run(payment.seatId, (state) =>
-            decideCancelSeatPayment({ ...payment, now: now(), reason: 'PAYMENT_ABORTED' }, state),
+            decideSeat(
+              {
+                type: 'CancelSeatPayment',
+                data: { ...payment, now: now(), reason: 'PAYMENT_ABORTED' },
+              },
+              state,
+            ),
           );
         if (
           payment.state === 'debited' &&
           !seats.run(payment.seatId, (state) =>
-            decideCompleteSeatPayment({ ...payment, now: now() }, state),
+            decideSeat({ type: 'CompleteSeatPayment', data: { ...payment, now: now() } }, state),
           )
         ) {
-          wallets.run(payment.userId, (state) => decideRefund({ ...payment, now: now() }, state));
+          wallets.run(payment.userId, (state) =>
+            decideWallet({ type: 'Refund', data: { ...payment, now: now() } }, state),
+          );
         }
       }
       checkNow();

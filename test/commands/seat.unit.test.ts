@@ -1,10 +1,4 @@
-import { decideHoldSeat } from '../../src/commands/hold-seat.js';
-import { decideExpireHold } from '../../src/commands/hold-expiry.js';
-import {
-  decideCancelSeatPayment,
-  decideCompleteSeatPayment,
-  decideStartSeatPayment,
-} from '../../src/commands/payment-decisions.js';
+import { decideSeat } from '../../src/deciders/seat.js';
 import { seatKind, type SeatEvent } from '../../src/events/seat.js';
 import { deciderSpec } from '../support/decider.js';
 
@@ -87,39 +81,45 @@ describe('holding a seat', () => {
   it('holds an empty seat for the hold time', () => {
     seat
       .given([created])
-      .when((state) => decideHoldSeat(hold(), state))
+      .when((state) => decideSeat({ type: 'HoldSeat', data: hold() }, state))
       .then([held()]);
   });
 
   it('refuses a second hold on a held seat', () => {
     seat
       .given([created, held()])
-      .when((state) => decideHoldSeat(hold({ userId: 'bob', reservationId: 'r2' }), state))
+      .when((state) =>
+        decideSeat({ type: 'HoldSeat', data: hold({ userId: 'bob', reservationId: 'r2' }) }, state),
+      )
       .thenFails('SEAT_NOT_AVAILABLE');
   });
 
   it('refuses a hold before the reservation window opens', () => {
     seat
       .given([created])
-      .when((state) => decideHoldSeat(hold({ now: '2029-12-31T23:59:59.000Z' }), state))
+      .when((state) =>
+        decideSeat({ type: 'HoldSeat', data: hold({ now: '2029-12-31T23:59:59.000Z' }) }, state),
+      )
       .thenFails('RESERVATION_NOT_OPEN');
   });
 
   it('refuses a hold once the performance has started', () => {
     seat
       .given([created])
-      .when((state) => decideHoldSeat(hold({ now: '2030-01-10T19:00:00.000Z' }), state))
+      .when((state) =>
+        decideSeat({ type: 'HoldSeat', data: hold({ now: '2030-01-10T19:00:00.000Z' }) }, state),
+      )
       .thenFails('SEAT_NOT_AVAILABLE');
   });
 
   it('does not know a seat of another concert time', () => {
     seat
       .given([created])
-      .when((state) => decideHoldSeat(hold({ concertTimeId: 't2' }), state))
+      .when((state) => decideSeat({ type: 'HoldSeat', data: hold({ concertTimeId: 't2' }) }, state))
       .thenFails('NOT_FOUND');
     seat
       .given([])
-      .when((state) => decideHoldSeat(hold(), state))
+      .when((state) => decideSeat({ type: 'HoldSeat', data: hold() }, state))
       .thenFails('NOT_FOUND');
   });
 
@@ -128,7 +128,10 @@ describe('holding a seat', () => {
     seat
       .given([created, held()])
       .when((state) =>
-        decideHoldSeat(hold({ now: later, userId: 'bob', reservationId: 'r2' }), state),
+        decideSeat(
+          { type: 'HoldSeat', data: hold({ now: later, userId: 'bob', reservationId: 'r2' }) },
+          state,
+        ),
       )
       .then([
         {
@@ -148,7 +151,9 @@ describe('holding a seat', () => {
   it('refuses to hold a sold seat', () => {
     seat
       .given([created, held(), paymentStarted, paid])
-      .when((state) => decideHoldSeat(hold({ now: '2030-01-03T00:00:00.000Z' }), state))
+      .when((state) =>
+        decideSeat({ type: 'HoldSeat', data: hold({ now: '2030-01-03T00:00:00.000Z' }) }, state),
+      )
       .thenFails('SEAT_NOT_AVAILABLE');
   });
 });
@@ -158,7 +163,10 @@ describe('hold expiry', () => {
     seat
       .given([created, held()])
       .when((state) =>
-        decideExpireHold({ reservationId: 'r1', now: '2030-01-02T00:05:00.000Z' }, state),
+        decideSeat(
+          { type: 'ExpireHold', data: { reservationId: 'r1', now: '2030-01-02T00:05:00.000Z' } },
+          state,
+        ),
       )
       .then([
         {
@@ -178,7 +186,10 @@ describe('hold expiry', () => {
     seat
       .given([created, held()])
       .when((state) =>
-        decideExpireHold({ reservationId: 'r1', now: '2030-01-02T00:04:59.000Z' }, state),
+        decideSeat(
+          { type: 'ExpireHold', data: { reservationId: 'r1', now: '2030-01-02T00:04:59.000Z' } },
+          state,
+        ),
       )
       .then([]);
   });
@@ -187,7 +198,10 @@ describe('hold expiry', () => {
     seat
       .given([created, held(), paymentStarted])
       .when((state) =>
-        decideExpireHold({ reservationId: 'r1', now: '2030-01-02T00:09:00.000Z' }, state),
+        decideSeat(
+          { type: 'ExpireHold', data: { reservationId: 'r1', now: '2030-01-02T00:09:00.000Z' } },
+          state,
+        ),
       )
       .then([]);
   });
@@ -197,21 +211,28 @@ describe('paying for a seat (seat stream steps)', () => {
   it('locks a held seat for a payment', () => {
     seat
       .given([created, held()])
-      .when((state) => decideStartSeatPayment(step, state))
+      .when((state) => decideSeat({ type: 'StartSeatPayment', data: step }, state))
       .then([paymentStarted]);
   });
 
   it('refuses a payment by someone who does not hold the seat', () => {
     seat
       .given([created, held()])
-      .when((state) => decideStartSeatPayment({ ...step, userId: 'bob' }, state))
+      .when((state) =>
+        decideSeat({ type: 'StartSeatPayment', data: { ...step, userId: 'bob' } }, state),
+      )
       .thenFails('SEAT_NOT_HELD_BY_USER');
   });
 
   it('refuses a payment after the hold ran out', () => {
     seat
       .given([created, held()])
-      .when((state) => decideStartSeatPayment({ ...step, now: '2030-01-02T00:05:00.000Z' }, state))
+      .when((state) =>
+        decideSeat(
+          { type: 'StartSeatPayment', data: { ...step, now: '2030-01-02T00:05:00.000Z' } },
+          state,
+        ),
+      )
       .thenFails('HOLD_EXPIRED');
   });
 
@@ -228,18 +249,20 @@ describe('paying for a seat (seat stream steps)', () => {
     };
     seat
       .given([created, held(), expired, held('r2', 'bob')])
-      .when((state) => decideStartSeatPayment(step, state))
+      .when((state) => decideSeat({ type: 'StartSeatPayment', data: step }, state))
       .thenFails('HOLD_EXPIRED');
   });
 
   it('refuses a second payment while one is in progress, and after it succeeded', () => {
     seat
       .given([created, held(), paymentStarted])
-      .when((state) => decideStartSeatPayment({ ...step, paymentId: 'p2' }, state))
+      .when((state) =>
+        decideSeat({ type: 'StartSeatPayment', data: { ...step, paymentId: 'p2' } }, state),
+      )
       .thenFails('PAYMENT_IN_PROGRESS');
     seat
       .given([created, held(), paymentStarted])
-      .when((state) => decideCompleteSeatPayment(step, state))
+      .when((state) => decideSeat({ type: 'CompleteSeatPayment', data: step }, state))
       .then([
         {
           type: 'SeatPaid',
@@ -256,7 +279,9 @@ describe('paying for a seat (seat stream steps)', () => {
       ]);
     seat
       .given([created, held(), paymentStarted, paid])
-      .when((state) => decideStartSeatPayment({ ...step, paymentId: 'p2' }, state))
+      .when((state) =>
+        decideSeat({ type: 'StartSeatPayment', data: { ...step, paymentId: 'p2' } }, state),
+      )
       .thenFails('ALREADY_PAID');
   });
 
@@ -273,14 +298,19 @@ describe('paying for a seat (seat stream steps)', () => {
     };
     seat
       .given([created, held(), paymentStarted, cancelled])
-      .when((state) => decideCompleteSeatPayment(step, state))
-      .thenFails('CONCURRENCY_CONFLICT');
+      .when((state) => decideSeat({ type: 'CompleteSeatPayment', data: step }, state))
+      .thenFails('PAYMENT_ABORTED');
   });
 
   it('gives the hold back when a payment is cancelled', () => {
     seat
       .given([created, held(), paymentStarted])
-      .when((state) => decideCancelSeatPayment({ ...step, reason: 'INSUFFICIENT_BALANCE' }, state))
+      .when((state) =>
+        decideSeat(
+          { type: 'CancelSeatPayment', data: { ...step, reason: 'INSUFFICIENT_BALANCE' } },
+          state,
+        ),
+      )
       .then([
         {
           type: 'SeatPaymentCancelled',
@@ -295,7 +325,9 @@ describe('paying for a seat (seat stream steps)', () => {
       ]);
     seat
       .given([created, held()])
-      .when((state) => decideCancelSeatPayment({ ...step, reason: 'x' }, state))
+      .when((state) =>
+        decideSeat({ type: 'CancelSeatPayment', data: { ...step, reason: 'x' } }, state),
+      )
       .then([]);
   });
 });

@@ -1,5 +1,4 @@
-import { decideCharge } from '../../src/commands/charge.js';
-import { decideDebit, decideRefund } from '../../src/commands/payment-decisions.js';
+import { decideWallet } from '../../src/deciders/wallet.js';
 import { walletKind, type WalletEvent } from '../../src/events/wallet.js';
 import { deciderSpec } from '../support/decider.js';
 
@@ -21,28 +20,28 @@ describe('charging a wallet', () => {
   it('adds a positive whole amount to the balance', () => {
     wallet
       .given([charged(100, 100, 'c0')])
-      .when((state) => decideCharge(charge(500), state))
+      .when((state) => decideWallet({ type: 'Charge', data: charge(500) }, state))
       .then([charged(500, 600)]);
   });
 
   it.each([0, -1, 1.5, 1_000_001, Number.NaN])('refuses the amount %p', (amount) => {
     wallet
       .given([])
-      .when((state) => decideCharge(charge(amount), state))
+      .when((state) => decideWallet({ type: 'Charge', data: charge(amount) }, state))
       .thenFails('VALIDATION_FAILED');
   });
 
   it('applies a retried charge once', () => {
     wallet
       .given([charged(500, 500)])
-      .when((state) => decideCharge(charge(500), state))
+      .when((state) => decideWallet({ type: 'Charge', data: charge(500) }, state))
       .then([]);
   });
 
   it('refuses a reused idempotency key with another amount', () => {
     wallet
       .given([charged(500, 500)])
-      .when((state) => decideCharge(charge(700), state))
+      .when((state) => decideWallet({ type: 'Charge', data: charge(700) }, state))
       .thenFails('IDEMPOTENCY_KEY_REUSED');
   });
 });
@@ -57,21 +56,21 @@ describe('debiting and refunding for a payment', () => {
   it('debits the price', () => {
     wallet
       .given([charged(500, 500)])
-      .when((state) => decideDebit(step, state))
+      .when((state) => decideWallet({ type: 'Debit', data: step }, state))
       .then([debited]);
   });
 
   it('refuses a debit the balance cannot cover', () => {
     wallet
       .given([charged(299, 299)])
-      .when((state) => decideDebit(step, state))
+      .when((state) => decideWallet({ type: 'Debit', data: step }, state))
       .thenFails('INSUFFICIENT_BALANCE');
   });
 
   it('debits a payment once', () => {
     wallet
       .given([charged(500, 500), debited])
-      .when((state) => decideDebit(step, state))
+      .when((state) => decideWallet({ type: 'Debit', data: step }, state))
       .then([]);
   });
 
@@ -82,15 +81,15 @@ describe('debiting and refunding for a payment', () => {
     };
     wallet
       .given([charged(500, 500), debited])
-      .when((state) => decideRefund(step, state))
+      .when((state) => decideWallet({ type: 'Refund', data: step }, state))
       .then([refunded]);
     wallet
       .given([charged(500, 500), debited, refunded])
-      .when((state) => decideRefund(step, state))
+      .when((state) => decideWallet({ type: 'Refund', data: step }, state))
       .then([]);
     wallet
       .given([charged(500, 500)])
-      .when((state) => decideRefund(step, state))
+      .when((state) => decideWallet({ type: 'Refund', data: step }, state))
       .then([]);
   });
 });
