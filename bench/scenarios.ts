@@ -7,7 +7,7 @@ import pg from 'pg';
 import { systemClock } from '../src/commands/clock.js';
 import { scheduleConcert } from '../src/commands/schedule-concert.js';
 import { loadConfig } from '../src/config.js';
-import { createPool } from '../src/events/store/postgres/pool.js';
+import { createPool } from '../src/infrastructure/pool.js';
 import { PostgresEventStore } from '../src/events/store/postgres/store.js';
 import { projections } from '../src/projections/index.js';
 import { countEventsInPostgres, rebuildProjection } from '../src/projections/rebuild.js';

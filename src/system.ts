@@ -4,7 +4,7 @@ import { startProcesses } from './commands/processes.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './events/store/embedded.js';
 import { EventStoreDbStore } from './events/store/esdb/store.js';
-import { createPool } from './events/store/postgres/pool.js';
+import { createPool } from './infrastructure/pool.js';
 import { PostgresEventStore } from './events/store/postgres/store.js';
 import type { EventStore } from './events/store/port.js';
 import { createDb, type Db } from './projections/database.js';

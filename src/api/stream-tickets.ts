@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
+import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import type { Db } from '../projections/database.js';
 
 /** How long a stream ticket may be used to open a stream; an open stream stays open. */

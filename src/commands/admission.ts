@@ -1,7 +1,7 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { tokenKind, tokenStream, type TokenEvent, type TokenState } from '../events/token.js';
-import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
+import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Db } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';

@@ -1,4 +1,4 @@
-import { sleep } from '../events/store/live-batches.js';
+import { sleep } from '../infrastructure/sleep.js';
 import { admitWaitingTokens, type AdmissionDeps } from './admission.js';
 import { expireHolds } from './hold-expiry.js';
 import { PaymentRecovery } from './payment-recovery.js';

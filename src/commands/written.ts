@@ -10,8 +10,6 @@ export interface Written {
   readonly eventTypes: readonly string[];
 }
 
-export const nothingWritten: Written = { position: undefined, eventTypes: [] };
-
 export function writtenBy(
   ...handled: readonly (Handled<unknown> | Written | undefined)[]
 ): Written {

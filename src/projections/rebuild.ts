@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { createPool } from '../events/store/postgres/pool.js';
+import { createPool } from '../infrastructure/pool.js';
 import {
   START,
   comparePositions,

@@ -1,10 +1,9 @@
 import { sql } from 'kysely';
 import type pg from 'pg';
 import { Subject, type Observable } from 'rxjs';
-import type { Written } from '../commands/written.js';
 import { parseRecorded, type ParsedEvent } from '../events/domain-event.js';
-import { sleep } from '../events/store/live-batches.js';
-import { advisoryLocks } from '../events/store/postgres/advisory-locks.js';
+import { sleep } from '../infrastructure/sleep.js';
+import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import { START, comparePositions, type EventStore, type Position } from '../events/store/port.js';
 import type { Db } from './database.js';
 import { applyParsed, runStatements, type Projection } from './projection.js';
@@ -23,6 +22,12 @@ export interface ProjectionStatus {
 export interface AppliedBatch {
   readonly projection: string;
   readonly events: readonly ParsedEvent[];
+}
+
+/** What a command wrote (commands/written.ts builds it): its last position and event types. */
+export interface Written {
+  readonly position: Position | undefined;
+  readonly eventTypes: readonly string[];
 }
 
 interface RunnerDeps {
@@ -127,11 +132,17 @@ export class ProjectionRunner {
   private async lead(): Promise<void> {
     const signal = this.stopping.signal;
     while (!signal.aborted) {
-      const client = await this.deps.pool.connect().catch(() => undefined);
+      const client = await this.deps.pool.connect().catch((error: unknown) => {
+        this.deps.log?.error(error, 'projection runner: no connection; trying again');
+        return undefined;
+      });
       if (client) {
         const { rows } = await client
           .query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [leaderLockId])
-          .catch(() => ({ rows: [] }));
+          .catch((error: unknown) => {
+            this.deps.log?.error(error, 'projection runner: could not ask for leadership');
+            return { rows: [] };
+          });
         if (rows[0]?.locked) {
           this.leaderClient = client;
           this.leadership++;
@@ -145,6 +156,7 @@ export class ProjectionRunner {
           this.leaderClient = undefined;
           await client
             .query('SELECT pg_advisory_unlock($1)', [leaderLockId])
+            // A lost connection has released the lock already.
             .catch(() => undefined);
           client.release(lost.signal.aborted);
           continue;
@@ -277,7 +289,9 @@ export class ProjectionRunner {
     this.following = true;
     void (async () => {
       while (!this.isLeader && this.waiting > 0 && !this.stopping.signal.aborted) {
-        await this.refreshFromDatabase().catch(() => undefined);
+        await this.refreshFromDatabase().catch((error: unknown) =>
+          this.deps.log?.error(error, 'projection runner: could not read checkpoints'),
+        );
         await sleep(intervals.followCheckpointsMs);
       }
       this.following = false;

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { sql, type Transaction } from 'kysely';
 import type { DomainEvent, DomainEventType } from '../../src/events/domain-event.js';
-import { createPool } from '../../src/events/store/postgres/pool.js';
+import { createPool } from '../../src/infrastructure/pool.js';
 import type { RecordedEvent } from '../../src/events/store/port.js';
 import { createDb, type Database, type Db } from '../../src/projections/database.js';
 import { applyRecorded, type Projection } from '../../src/projections/projection.js';

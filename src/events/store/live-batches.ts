@@ -1,20 +1,6 @@
 import { Observable } from 'rxjs';
 import type { LogBatch, RecordedEvent } from './port.js';
 
-/** Resolves after `ms`, or at once when `signal` aborts or `wake` is called. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-  });
-}
-
 /**
  * Turns a live batch iterator into an Observable of single events. Unsubscribing aborts
  * the iterator's signal, so a waiting read ends at once.

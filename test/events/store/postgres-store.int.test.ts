@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { PostgresEventStore } from '../../../src/events/store/postgres/store.js';
-import { createPool } from '../../../src/events/store/postgres/pool.js';
+import { createPool } from '../../../src/infrastructure/pool.js';
 import { comparePositions } from '../../../src/events/store/port.js';
 import { createTestDatabase } from '../../support/database.js';
 import { eventStoreContract } from './contract.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { advisoryLocks } from './advisory-locks.js';
+import { advisoryLocks } from '../../../infrastructure/advisory-locks.js';
 
 /**
  * The event log. See docs/event-store.md for why positions are (transaction id, sequence)

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { Subject, type Observable } from 'rxjs';
-import { observeBatches, sleep } from '../live-batches.js';
+import { observeBatches } from '../live-batches.js';
+import { sleep } from '../../../infrastructure/sleep.js';
 import {
   START,
   WrongExpectedVersionError,
@@ -313,6 +314,7 @@ export class PostgresEventStore implements EventStore {
         this.notifyPending = undefined;
         await this.pool
           .query('SELECT pg_notify($1, $2)', [notifyChannel, formatPosition(pending)])
+          // A lost NOTIFY only delays other processes until their next poll.
           .catch(() => undefined);
       }
       this.notifying = false;
@@ -343,6 +345,7 @@ export class PostgresEventStore implements EventStore {
     const listener = this.listener;
     this.listener = undefined;
     if (listener) {
+      // A listener that never connected has nothing to release.
       const client = await listener.catch(() => undefined);
       client?.release(true);
     }

@@ -1,9 +1,5 @@
 import pg from 'pg';
 
-/**
- * Long-open transactions hold back the gap-safe readers' horizon (docs/event-store.md),
- * so every session of ours is cut off after idling inside a transaction.
- */
 const int8 = 20;
 
 /** int8 columns (revisions, sequences, money) come back as numbers; none may exceed 2^53. */
@@ -26,9 +22,12 @@ export function createPool(connectionString: string, max: number, searchPath?: s
     connectionString,
     max,
     types,
+    // Long-open transactions hold back the gap-safe readers' horizon (docs/event-store.md),
+    // so every session of ours is cut off after idling inside a transaction.
     options: `-c idle_in_transaction_session_timeout=30000${searchPath ? ` -c search_path=${searchPath}` : ''}`,
   });
-  // An idle client losing its connection must not crash the process; the pool replaces it.
+  // An idle client losing its connection must not crash the process; the pool replaces it,
+  // and the next query on it reports the failure where it can be handled.
   pool.on('error', () => undefined);
   return pool;
 }

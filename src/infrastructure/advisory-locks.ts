@@ -1,6 +1,6 @@
 /** Every PostgreSQL advisory lock the service takes, in one place so ids never collide. */
 export const advisoryLocks = {
-  /** Event store schema migration (schema.ts). */
+  /** Event store schema migration (events/store/postgres/schema.ts). */
   eventStoreMigration: 7_331_001,
   /** The one process that runs the projections (projections/runner.ts). */
   projectionLeader: 7_331_002,
