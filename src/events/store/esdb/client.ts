@@ -63,7 +63,7 @@ export async function consume<T>(
   let ended = false;
   try {
     for await (const item of read) {
-      if (!visit(item as T)) return false;
+      if (!visit(item)) return false;
     }
     ended = true;
     return true;

@@ -64,8 +64,8 @@ export async function* streamAllLive(
       // The client awaits this before it passes on later records, but records it passed
       // on earlier may still sit in the stream's buffer while it is paused: wait until
       // they reached the queue, so the checkpoint lands behind them, never ahead.
-      checkpointReached: async (_subscription, position) => {
-        while (subscription.readableLength > 0 && !stopping)
+      checkpointReached: async (buffered, position) => {
+        while (buffered.readableLength > 0 && !stopping)
           await new Promise<void>((resolve) => drainWaiters.push(resolve));
         queue.push({ position: positionOf(position) });
         notify();
