@@ -18,6 +18,11 @@ export const commandRetries = {
    * 200 covers a burst of one user's concurrent charges (100 are tested, none lost).
    */
   charge: 200,
+  /**
+   * A new seat stream's only other writer is a retry of the same scheduling command,
+   * appending the same event id: one more read finds it done.
+   */
+  createSeat: 1,
   /** A user's token stream: only that user's own parallel requests and admission race. */
   issueToken: 5,
   /**

@@ -1,6 +1,14 @@
 import { availableDatesProjection } from '../../src/projections/available-dates.js';
 import { projectionSpec } from '../support/projection-spec.js';
-import { concertTime, held, holdExpired, minute, scheduled } from '../support/seat-events.js';
+import {
+  concertTime,
+  created,
+  held,
+  holdExpired,
+  minute,
+  scheduled,
+  scheduledWithSeats,
+} from '../support/seat-events.js';
 
 let spec: Awaited<ReturnType<typeof projectionSpec>>;
 beforeAll(async () => {
@@ -9,7 +17,7 @@ beforeAll(async () => {
 afterAll(() => spec.drop());
 
 const history = [
-  [scheduled(['s1', 's2', 's3'])],
+  [created('s1', 1), created('s2', 2), created('s3', 3), scheduled(3)],
   [held(1, 's1', 'r1', 1), held(1, 's2', 'r2', 1), holdExpired(2, 's1', 'r1', 6)],
   [held(3, 's1', 'r3', 7)],
 ];
@@ -54,6 +62,13 @@ describe('available-dates projection', () => {
       times: await model.rows('concert_times'),
       seats: await model.rows('date_seats'),
     }).toEqual(before);
+  });
+
+  it('reads a concert written before seats left ConcertScheduled', async () => {
+    const model = await spec.fresh();
+    await model.apply([scheduledWithSeats(['s1', 's2', 's3'])]);
+    await model.apply(history.slice(1).flat());
+    expect(await model.rows('concert_times')).toEqual([concertTimeRow(1)]);
   });
 
   it('ignores an older seat event applied after a newer one', async () => {

@@ -5,7 +5,22 @@ import { at, type Given } from './projection-spec.js';
 export const minute = (minutes: number) => new Date(Date.UTC(2030, 0, 2, 0, minutes)).toISOString();
 export const concertTime = '2030-02-01T19:00:00.000Z';
 
-export const scheduled = (seatIds: readonly string[]): Given =>
+/** The concert as written now: seats come first as SeatCreated, the date only counts them. */
+export const scheduled = (totalSeats: number): Given =>
+  at(0, {
+    type: 'ConcertScheduled',
+    data: {
+      concertId: 'concert-1',
+      title: 'Spec',
+      scheduledAt: minute(0),
+      dates: [
+        { concertTimeId: 'time-1', concertTime, reservationStartTime: minute(0), totalSeats },
+      ],
+    },
+  });
+
+/** The concert as written before seats left ConcertScheduled: seats listed inline. */
+export const scheduledWithSeats = (seatIds: readonly string[]): Given =>
   at(0, {
     type: 'ConcertScheduled',
     data: {
