@@ -24,6 +24,26 @@ const optionalUrl = (protocols: RegExp) =>
       error: `must be a URL starting with ${protocols.source.replace(/[\^\\()|]/g, ' ').trim()}`,
     });
 
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value));
+
+/** `https://a.example,http://localhost:5173`: exact origins, no paths, no wildcards. */
+const origins = z
+  .string()
+  .default('')
+  .transform((value) =>
+    value
+      .split(',')
+      .map((origin) => origin.trim())
+      .filter((origin) => origin !== ''),
+  )
+  .refine((list) => list.every((origin) => /^https?:\/\/[^/\s*]+$/.test(origin)), {
+    error: 'must be a comma-separated list of origins like https://app.example.com',
+  });
+
 const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -45,6 +65,15 @@ const environmentSchema = z.object({
   READ_YOUR_WRITES_TIMEOUT_MS: integer(5000, 0, 60_000),
   DB_POOL_SIZE: integer(20, 2, 500),
   DEMO_SEED: flag(true),
+  AUTH_JWKS_URL: optionalUrl(/^(https|http):\/\//),
+  AUTH_JWT_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, {
+    error: 'must be at least 32 characters (HS256 needs 256 bits)',
+  }),
+  AUTH_ISSUER: optionalText,
+  AUTH_AUDIENCE: optionalText,
+  AUTH_MODE: z.enum(['insecure-demo'], { error: 'must be insecure-demo or unset' }).optional(),
+  JOIN_RATE_LIMIT_PER_MINUTE: integer(30, 1, 1_000_000),
+  CORS_ORIGINS: origins,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -64,10 +93,72 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
     );
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  if (result.data.NODE_ENV === 'production' && result.data.ADMIN_API_KEY === undefined) {
+  const problems = crossFieldProblems(result.data);
+  if (problems.length > 0)
     throw new ConfigError(
-      'Invalid configuration:\n  ADMIN_API_KEY: required when NODE_ENV=production',
+      `Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`,
     );
-  }
   return Object.freeze(result.data);
+}
+
+/** Settings that are each valid alone but not together; one line per problem. */
+function crossFieldProblems(config: z.infer<typeof environmentSchema>): string[] {
+  const problems: string[] = [];
+  const production = config.NODE_ENV === 'production';
+  if (production && config.ADMIN_API_KEY === undefined)
+    problems.push('ADMIN_API_KEY: required when NODE_ENV=production');
+  const keySources = [config.AUTH_JWKS_URL, config.AUTH_JWT_SECRET].filter(Boolean).length;
+  if (keySources === 2)
+    problems.push('AUTH_JWKS_URL and AUTH_JWT_SECRET: set one key source, not both');
+  if (keySources > 0) {
+    if (config.AUTH_ISSUER === undefined)
+      problems.push('AUTH_ISSUER: required with AUTH_JWKS_URL or AUTH_JWT_SECRET');
+    if (config.AUTH_AUDIENCE === undefined)
+      problems.push('AUTH_AUDIENCE: required with AUTH_JWKS_URL or AUTH_JWT_SECRET');
+    if (config.AUTH_MODE === 'insecure-demo')
+      problems.push(
+        'AUTH_MODE=insecure-demo: contradicts the configured AUTH_JWKS_URL/AUTH_JWT_SECRET',
+      );
+  } else {
+    if (config.AUTH_ISSUER !== undefined || config.AUTH_AUDIENCE !== undefined)
+      problems.push(
+        'AUTH_ISSUER/AUTH_AUDIENCE: set, but neither AUTH_JWKS_URL nor AUTH_JWT_SECRET is',
+      );
+    else if (production && config.AUTH_MODE !== 'insecure-demo')
+      problems.push(
+        'AUTH_JWKS_URL or AUTH_JWT_SECRET: required when NODE_ENV=production (or AUTH_MODE=insecure-demo to let anyone act as any user)',
+      );
+  }
+  return problems;
+}
+
+/** Where the caller's identity comes from: a verified JWT, or (demo) the request body. */
+export type IdentitySource =
+  | {
+      readonly kind: 'jwks';
+      readonly jwksUrl: string;
+      readonly issuer: string;
+      readonly audience: string;
+    }
+  | {
+      readonly kind: 'secret';
+      readonly secret: string;
+      readonly issuer: string;
+      readonly audience: string;
+    }
+  | { readonly kind: 'demo' };
+
+export function identitySource(config: Config): IdentitySource {
+  const { AUTH_JWKS_URL, AUTH_JWT_SECRET, AUTH_ISSUER, AUTH_AUDIENCE } = config;
+  if (AUTH_ISSUER === undefined || AUTH_AUDIENCE === undefined) return { kind: 'demo' };
+  if (AUTH_JWKS_URL)
+    return { kind: 'jwks', jwksUrl: AUTH_JWKS_URL, issuer: AUTH_ISSUER, audience: AUTH_AUDIENCE };
+  if (AUTH_JWT_SECRET)
+    return {
+      kind: 'secret',
+      secret: AUTH_JWT_SECRET,
+      issuer: AUTH_ISSUER,
+      audience: AUTH_AUDIENCE,
+    };
+  return { kind: 'demo' };
 }

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { buildApp } from './api/app.js';
 import { systemClock } from './commands/clock.js';
 import { seedDemoCatalog } from './commands/demo-catalog.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, identitySource, loadConfig, type Config } from './config.js';
 import { startSystem } from './system.js';
 
 /** Composition root: config -> system (database, store, projections, processes) -> API -> listen. */
@@ -55,12 +55,20 @@ async function main() {
   const base = address.replace('[::1]', 'localhost');
   if (!config.ADMIN_API_KEY)
     log.warn(`ADMIN_API_KEY is not set; this run's admin key is ${adminApiKey}`);
+  const identity = identitySource(config);
+  if (identity.kind === 'demo')
+    log.warn(
+      'DEMO MODE: no identity provider (AUTH_JWKS_URL or AUTH_JWT_SECRET) is configured, so anyone can act as any user by naming them in POST /queue/tokens',
+    );
+  else log.info(`joins require a bearer JWT from ${identity.issuer} for ${identity.audience}`);
   log.info(
     [
       `concert reservation API on ${base} (OpenAPI UI: ${base}/docs)`,
       'try it:',
       `  curl -s ${base}/concerts`,
-      `  curl -s -XPOST ${base}/queue/tokens -H 'content-type: application/json' -d '{"userId":"alice"}'`,
+      identity.kind === 'demo'
+        ? `  curl -s -XPOST ${base}/queue/tokens -H 'content-type: application/json' -d '{"userId":"alice"}'`
+        : `  curl -s -XPOST ${base}/queue/tokens -H "authorization: Bearer $JWT"`,
       '  then send the token as X-Queue-Token: README.md walks through the rest',
     ].join('\n'),
   );

@@ -1,3 +1,5 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -9,9 +11,12 @@ import {
 } from 'fastify-type-provider-zod';
 import { countEventsInPostgres, RebuildJobs } from '../projections/rebuild.js';
 import { createTokenLookup } from '../queries/tokens.js';
+import { identitySource } from '../config.js';
 import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
+import { createJoinRateLimit } from './join-rate-limit.js';
 import { registerAccess } from './plugins/access.js';
+import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
 import { adminRoutes } from './routes/admin.js';
@@ -41,6 +46,24 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   registerProblemDetails(app);
   // JSON in and out: any other body type is refused with 415 rather than half-parsed.
   app.removeContentTypeParser('text/plain');
+  // helmet's default CSP allows what the Swagger UI at /docs loads (own scripts, inline styles).
+  await app.register(helmet);
+  // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.
+  if (system.config.CORS_ORIGINS.length > 0) {
+    await app.register(cors, {
+      origin: [...system.config.CORS_ORIGINS],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'x-queue-token',
+        'idempotency-key',
+        'x-request-id',
+      ],
+      exposedHeaders: ['retry-after', 'x-request-id', 'x-read-models-behind', 'location'],
+      maxAge: 600,
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -54,6 +77,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
         securitySchemes: {
           queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
           adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          bearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
         },
       },
     },
@@ -64,14 +88,28 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);
   const findToken = createTokenLookup(system);
-  registerAccess(app, { findToken, clock: system.clock, adminApiKey });
+  const identity = identitySource(system.config);
+  const verifyCaller = createCallerVerifier(identity, system.clock, app.log);
+  registerAccess(app, { findToken, clock: system.clock, adminApiKey, verifyCaller });
+  const countJoin = await createJoinRateLimit({
+    db: system.db,
+    clock: system.clock,
+    perMinute: system.config.JOIN_RATE_LIMIT_PER_MINUTE,
+  });
 
   const rebuilds = new RebuildJobs({
     ...system,
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());
-  const context: ApiContext = { system, metrics, rebuilds, findToken };
+  const context: ApiContext = {
+    system,
+    metrics,
+    rebuilds,
+    findToken,
+    countJoin,
+    identityMode: identity.kind === 'demo' ? 'demo' : 'jwt',
+  };
   for (const routes of [
     queueRoutes,
     concertRoutes,

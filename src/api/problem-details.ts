@@ -7,6 +7,8 @@ const statusOf: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   TOKEN_INVALID: 401,
   ADMIN_KEY_INVALID: 401,
+  AUTH_INVALID: 401,
+  USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
   TOKEN_EXPIRED: 403,
   NOT_FOUND: 404,
@@ -22,7 +24,9 @@ const statusOf: Record<ErrorCode, number> = {
   CONCURRENCY_CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
+  AUTH_UNAVAILABLE: 503,
 };
 
 const titleOf = (code: ErrorCode) =>
@@ -39,6 +43,10 @@ export function sendProblem(
   context: Record<string, unknown> = {},
 ) {
   const status = statusOf[code];
+  // The headers RFC 6750 and RFC 9110 ask for, so clients can react without parsing the body.
+  if (code === 'AUTH_INVALID') reply.header('www-authenticate', 'Bearer');
+  if (typeof context.retryAfterSeconds === 'number')
+    reply.header('retry-after', String(context.retryAfterSeconds));
   return reply
     .status(status)
     .type('application/problem+json')

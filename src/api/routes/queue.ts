@@ -10,15 +10,44 @@ import {
   takeWhile,
 } from 'rxjs';
 import { z } from 'zod';
+import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
 import { admissionRate, type TokenView } from '../../queries/tokens.js';
 import type { ApiContext, ZodApp } from '../context.js';
+import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { problem, tokenView } from '../schemas.js';
 
 const currentToken = tokenView.extend({ estimatedWaitSeconds: z.number().int().nonnegative() });
 
-export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): void {
+/** Demo mode: the body names the user, so it is required and kept to simple ids. */
+const demoJoin = z.strictObject({
+  userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+    error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
+  }),
+});
+/**
+ * Identity mode: the JWT names the user; a body `userId` is only checked against it. The
+ * body may be left out (Fastify validates a missing body as null).
+ */
+const jwtJoin = z
+  .strictObject({
+    userId: z
+      .string()
+      .regex(subjectFormat, { error: 'must be 1 to 255 printable characters' })
+      .optional(),
+  })
+  .nullable();
+
+const joinDescription = {
+  jwt: 'The caller is the bearer JWT `sub`. `userId` may be left out; if sent it must equal `sub`. At most `JOIN_RATE_LIMIT_PER_MINUTE` joins per user per minute.',
+  demo: 'Demo mode (no identity provider configured): the body `userId` is trusted, so anyone can act as any user. At most `JOIN_RATE_LIMIT_PER_MINUTE` joins per user per minute.',
+};
+
+export function queueRoutes(
+  app: ZodApp,
+  { system, findToken, countJoin, identityMode }: ApiContext,
+): void {
   const { db, clock, config } = system;
 
   // The admission rate changes slowly; one lookup a second serves every waiting poller.
@@ -38,38 +67,63 @@ export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): voi
     estimatedWaitSeconds: await estimatedWaitSeconds(token),
   });
 
-  app.post(
-    '/queue/tokens',
-    {
-      config: { access: 'public' },
-      schema: {
-        tags: ['queue'],
-        summary: 'Join the waiting queue, or get back your live token',
-        body: z.strictObject({
-          userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-            error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
-          }),
-        }),
-        response: { 200: tokenView, 201: tokenView, 400: problem },
+  /** Counts the join toward the user's limit, then issues or returns their live token. */
+  async function join(userId: string, reply: FastifyReply) {
+    await countJoin(userId);
+    const { token, created, written } = await issueToken(system, userId);
+    await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
+    const view = await findToken(token.tokenId, clock());
+    return reply.code(created ? 201 : 200).send(
+      view ?? {
+        token: token.tokenId,
+        userId: token.userId,
+        status: token.status,
+        position: 0,
+        createdAt: token.createdAt,
+        updatedAt: token.updatedAt,
+        ...(token.status === 'pass' ? { expiresAt: token.expiresAt } : {}),
       },
+    );
+  }
+  const security: { [scheme: string]: string[] }[] =
+    identityMode === 'jwt' ? [{ bearerJwt: [] }] : [{ bearerJwt: [] }, {}];
+  const joinSchema = {
+    tags: ['queue'],
+    summary: 'Join the waiting queue, or get back your live token',
+    description: joinDescription[identityMode],
+    // In demo mode a bearer token is accepted and ignored, hence the empty alternative.
+    security,
+    response: {
+      200: tokenView,
+      201: tokenView,
+      400: problem,
+      401: problem,
+      403: problem,
+      429: problem,
+      503: problem,
     },
-    async (request, reply) => {
-      const { token, created, written } = await issueToken(system, request.body.userId);
-      await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
-      const view = await findToken(token.tokenId, clock());
-      return reply.code(created ? 201 : 200).send(
-        view ?? {
-          token: token.tokenId,
-          userId: token.userId,
-          status: token.status,
-          position: 0,
-          createdAt: token.createdAt,
-          updatedAt: token.updatedAt,
-          ...(token.status === 'pass' ? { expiresAt: token.expiresAt } : {}),
-        },
-      );
-    },
-  );
+  };
+
+  if (identityMode === 'jwt') {
+    app.post(
+      '/queue/tokens',
+      { config: { access: 'user' }, schema: { ...joinSchema, body: jwtJoin } },
+      async (request, reply) => {
+        // access 'user' has verified the bearer JWT before the body was read.
+        const userId = request.authenticatedUserId!;
+        const named = request.body?.userId;
+        if (named !== undefined && named !== userId)
+          throw new DomainError('USER_MISMATCH', 'body userId is not the authenticated user');
+        return join(userId, reply);
+      },
+    );
+  } else {
+    app.post(
+      '/queue/tokens',
+      { config: { access: 'user' }, schema: { ...joinSchema, body: demoJoin } },
+      async (request, reply) => join(request.body.userId, reply),
+    );
+  }
 
   app.get(
     '/queue/tokens/current',
