@@ -66,6 +66,8 @@ const environmentSchema = z.object({
   DB_POOL_SIZE: integer(20, 2, 500),
   DEMO_SEED: flag(true),
   AUTH_JWKS_URL: optionalUrl(/^(https|http):\/\//),
+  /** The least time between two key set fetches caused by tokens naming an unknown `kid`. */
+  AUTH_JWKS_COOLDOWN_SECONDS: integer(30, 0, 3600),
   AUTH_JWT_SECRET: optionalText.refine((value) => value === undefined || value.length >= 32, {
     error: 'must be at least 32 characters (HS256 needs 256 bits)',
   }),
@@ -137,6 +139,7 @@ export type IdentitySource =
   | {
       readonly kind: 'jwks';
       readonly jwksUrl: string;
+      readonly cooldownSeconds: number;
       readonly issuer: string;
       readonly audience: string;
     }
@@ -152,7 +155,13 @@ export function identitySource(config: Config): IdentitySource {
   const { AUTH_JWKS_URL, AUTH_JWT_SECRET, AUTH_ISSUER, AUTH_AUDIENCE } = config;
   if (AUTH_ISSUER === undefined || AUTH_AUDIENCE === undefined) return { kind: 'demo' };
   if (AUTH_JWKS_URL)
-    return { kind: 'jwks', jwksUrl: AUTH_JWKS_URL, issuer: AUTH_ISSUER, audience: AUTH_AUDIENCE };
+    return {
+      kind: 'jwks',
+      jwksUrl: AUTH_JWKS_URL,
+      cooldownSeconds: config.AUTH_JWKS_COOLDOWN_SECONDS,
+      issuer: AUTH_ISSUER,
+      audience: AUTH_AUDIENCE,
+    };
   if (AUTH_JWT_SECRET)
     return {
       kind: 'secret',

@@ -46,8 +46,12 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   registerProblemDetails(app);
   // JSON in and out: any other body type is refused with 415 rather than half-parsed.
   app.removeContentTypeParser('text/plain');
-  // helmet's default CSP allows what the Swagger UI at /docs loads (own scripts, inline styles).
-  await app.register(helmet);
+  // helmet's default CSP allows what the Swagger UI at /docs loads (its own scripts, inline
+  // styles). No upgrade-insecure-requests: TLS usually ends at a proxy, and on plain HTTP that
+  // directive sends /docs' own stylesheets and scripts to an https:// that is not there.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
   // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.
   if (system.config.CORS_ORIGINS.length > 0) {
     await app.register(cors, {

@@ -53,14 +53,15 @@ const tokenFaults = [
 type KeyLookup = (header: JWSHeaderParameters, token: FlattenedJWSInput) => Promise<CryptoKey>;
 
 /**
- * Keys from the provider's JWKS. jose caches them for 10 minutes and refetches at most every
- * 30 s when a token names an unknown `kid`, which is how rotated keys are picked up. If the
- * provider cannot be reached, keys fetched earlier keep verifying the tokens they signed.
+ * Keys from the provider's JWKS. jose caches them for 10 minutes, and a token naming an
+ * unknown `kid` refetches them (at most once per `AUTH_JWKS_COOLDOWN_SECONDS`): that is how
+ * rotated keys are picked up. If the provider cannot be reached, keys fetched earlier keep
+ * verifying the tokens they signed.
  */
-function remoteKeys(jwksUrl: string): KeyLookup {
+function remoteKeys(jwksUrl: string, cooldownSeconds: number): KeyLookup {
   const remote = createRemoteJWKSet(new URL(jwksUrl), {
     timeoutDuration: 5000,
-    cooldownDuration: 30_000,
+    cooldownDuration: cooldownSeconds * 1000,
     cacheMaxAge: 10 * 60_000,
   });
   return async (header, token) => {
@@ -92,7 +93,9 @@ export function createCallerVerifier(
 ): VerifyCaller | undefined {
   if (source.kind === 'demo') return undefined;
   const key =
-    source.kind === 'jwks' ? remoteKeys(source.jwksUrl) : new TextEncoder().encode(source.secret);
+    source.kind === 'jwks'
+      ? remoteKeys(source.jwksUrl, source.cooldownSeconds)
+      : new TextEncoder().encode(source.secret);
   const algorithms = source.kind === 'jwks' ? asymmetricAlgorithms : ['HS256'];
   return async (authorization) => {
     const match = authorization === undefined ? null : bearer.exec(authorization);
