@@ -111,6 +111,7 @@ export function createCallerVerifier(
     };
     let subject: unknown;
     try {
+      // One call per key kind, so each matches one of jwtVerify's overloads.
       const verified =
         key instanceof Uint8Array
           ? await jwtVerify(match[1]!, key, options)
