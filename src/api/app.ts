@@ -19,6 +19,7 @@ import { registerAccess } from './plugins/access.js';
 import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
+import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -82,6 +83,13 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
           queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
           adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
           bearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          streamTicket: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'ticket',
+            description:
+              'Event streams only (`.../events`), for browsers whose EventSource cannot send headers: a ticket from `POST /queue/tokens/current/stream-ticket`, valid for 60 s to open a stream (an open stream stays open). It never contains the queue token itself.',
+          },
         },
       },
     },
@@ -94,7 +102,14 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   const findToken = createTokenLookup(system);
   const identity = identitySource(system.config);
   const verifyCaller = createCallerVerifier(identity, system.clock, app.log);
-  registerAccess(app, { findToken, clock: system.clock, adminApiKey, verifyCaller });
+  const streamTickets = new StreamTickets(await loadStreamTicketKey(system.db));
+  registerAccess(app, {
+    findToken,
+    clock: system.clock,
+    adminApiKey,
+    streamTickets,
+    verifyCaller,
+  });
   const countJoin = await createJoinRateLimit({
     db: system.db,
     clock: system.clock,
@@ -111,6 +126,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     metrics,
     rebuilds,
     findToken,
+    streamTickets,
     countJoin,
     identityMode: identity.kind === 'demo' ? 'demo' : 'jwt',
   };

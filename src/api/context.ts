@@ -11,6 +11,7 @@ import type { TokenView } from '../queries/tokens.js';
 import type { System } from '../system.js';
 import type { CountJoin } from './join-rate-limit.js';
 import type { Metrics } from './plugins/metrics.js';
+import type { StreamTickets } from './stream-tickets.js';
 
 export type ZodApp = FastifyInstance<
   RawServerDefault,
@@ -30,4 +31,6 @@ export interface ApiContext {
   readonly countJoin: CountJoin;
   /** `jwt`: the caller is the verified token's `sub`; `demo`: whoever the body names. */
   readonly identityMode: 'jwt' | 'demo';
+  /** Short-lived tickets that let a browser's EventSource open an event stream. */
+  readonly streamTickets: StreamTickets;
 }

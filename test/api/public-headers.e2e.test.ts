@@ -70,6 +70,25 @@ it('opens CORS to the listed origins only', async () => {
   expect(other.headers.get('access-control-allow-origin')).toBeNull();
 });
 
+it('sends the CORS and security headers on the event stream too', async () => {
+  const token = (
+    await withCors.inject({ method: 'POST', url: '/queue/tokens', payload: { userId: 'sse-cors' } })
+  ).json<{ token: string }>().token;
+  const abort = new AbortController();
+  const response = await fetch(`${withCors.baseUrl}/queue/tokens/current/events`, {
+    headers: { 'x-queue-token': token, origin: 'https://app.example.com' },
+    signal: abort.signal,
+  });
+  try {
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  } finally {
+    abort.abort();
+  }
+});
+
 it('says in the OpenAPI document that demo mode trusts the body userId', async () => {
   const document = (await api.inject({ method: 'GET', url: '/docs/json' })).json<{
     paths: Record<string, Record<string, { security?: unknown; description?: string }>>;

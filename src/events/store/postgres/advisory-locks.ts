@@ -8,6 +8,8 @@ export const advisoryLocks = {
   admission: 7_331_003,
   /** Read-model table creation and version resets (projections/runner.ts). */
   projectionSetup: 7_331_004,
+  /** Creating the shared service keys (api/stream-tickets.ts). */
+  serviceKeys: 7_331_005,
   /** Creating the join rate limit table (api/join-rate-limit.ts). */
-  joinRateLimitSetup: 7_331_005,
+  joinRateLimitSetup: 7_331_006,
 } as const;
