@@ -32,7 +32,8 @@ const environmentSchema = z.object({
   EVENTSTORE_URL: optionalUrl(
     /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
   ),
-  DATA_DIR: z.string().min(1).default('./.data'),
+  // Unset means ./.data, which may move (see startEmbeddedPostgres's relocateIfUnreachable).
+  DATA_DIR: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: integer(54329, 1, 65535),
   ADMIN_API_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   MAX_ACTIVE_TOKENS: integer(100, 1, 1_000_000),
@@ -60,13 +61,14 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (!result.success) {
     const lines = result.error.issues.map(
       (issue) =>
-        `  ${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])}: ${issue.message}`,
+        `${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])} ${issue.message}`,
     );
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    // One line: operators read it in a terminal or a log collector alike.
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   if (result.data.NODE_ENV === 'production' && result.data.ADMIN_API_KEY === undefined) {
     throw new ConfigError(
-      'Invalid configuration:\n  ADMIN_API_KEY: required when NODE_ENV=production',
+      'invalid configuration: ADMIN_API_KEY is required when NODE_ENV=production',
     );
   }
   return Object.freeze(result.data);
