@@ -70,7 +70,11 @@ export const dataDirectory = (config: Config) => path.resolve(config.DATA_DIR ??
 
 async function describeEmbedded(embedded: EmbeddedPostgres, config: Config): Promise<string> {
   const where = `embedded PostgreSQL pid ${embedded.pid} on 127.0.0.1:${embedded.port}, data in ${embedded.clusterDir}`;
-  if (embedded.how === 'started') return `started ${where}`;
+  const relocated = path.dirname(embedded.clusterDir) !== dataDirectory(config);
+  const why = relocated
+    ? ` (the postgres user cannot reach ${dataDirectory(config)}, so the cluster lives there)`
+    : '';
+  if (embedded.how === 'started') return `started ${where}${why}`;
   const others = await embedded.usedBy();
   const port =
     embedded.port === config.EMBEDDED_PG_PORT
@@ -80,7 +84,7 @@ async function describeEmbedded(embedded: EmbeddedPostgres, config: Config): Pro
     others.length > 0
       ? `shared with pid ${others.join(', ')}`
       : 'its previous owner is gone: this process stops it on shutdown';
-  return `joined the running ${where}${port}; ${owner}`;
+  return `joined the running ${where}${why}${port}; ${owner}`;
 }
 
 async function startOnDatabase(

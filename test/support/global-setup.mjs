@@ -47,14 +47,18 @@ function removeCluster(dataDir) {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-/** Clusters of earlier runs that were killed before their teardown (their runner is gone). */
+/**
+ * Clusters of earlier runs killed before their teardown: only those whose runner left its
+ * pid and is gone (a directory without the file may be another run that is just starting).
+ */
 function sweepAbandoned() {
   for (const name of readdirSync(tmpdir())) {
     if (!name.startsWith(prefix)) continue;
     const dataDir = path.join(tmpdir(), name);
     const owner = path.join(dataDir, 'test-runner.pid');
-    const pid = existsSync(owner) ? Number(readFileSync(owner, 'utf8')) : 0;
-    if (!pid || !alive(pid)) removeCluster(dataDir);
+    if (!existsSync(owner)) continue;
+    const pid = Number(readFileSync(owner, 'utf8'));
+    if (pid > 0 && !alive(pid)) removeCluster(dataDir);
   }
 }
 

@@ -70,7 +70,8 @@ async function clusterBase(
   user: PostgresUser | undefined,
   relocate: boolean,
 ): Promise<string> {
-  let existing = dataDir;
+  // The directories above DATA_DIR must let that user through; DATA_DIR itself is ours to open.
+  let existing = path.dirname(dataDir);
   while (!existsSync(existing)) existing = path.dirname(existing);
   if (!user || userCan(user, '-x', existing)) {
     await mkdir(dataDir, { recursive: true });
