@@ -91,7 +91,7 @@ async function main(log: (logger: Logger) => void) {
     process.on(signal, () => void stop(signal).then(() => process.exit(0)));
   try {
     const embedded = !config.DATABASE_URL && !config.EVENTSTORE_URL;
-    if (embedded && config.DEMO_SEED) {
+    if (config.DEMO_SEED ?? embedded) {
       const seeded = await seedDemoCatalog(system);
       if (seeded) {
         await system.runner.waitFor(seeded.written, 30_000);
