@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.data/', '**/*.mjs', 'jest.config.js', 'eslint.config.js'] },
+  { ignores: ['node_modules/', 'coverage/', '.data/', 'dist/', '**/*.mjs', 'jest.config.js', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

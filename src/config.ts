@@ -67,7 +67,8 @@ const environmentSchema = z.object({
         : undefined;
     if (problem) context.addIssue({ code: 'custom', message: problem });
   }),
-  DATA_DIR: z.string().min(1).default('./.data'),
+  // Unset means ./.data, which may move (see startEmbeddedPostgres's relocateIfUnreachable).
+  DATA_DIR: z.string().min(1).optional(),
   EMBEDDED_PG_PORT: integer(54329, 1, 65535),
   ADMIN_API_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   MAX_ACTIVE_TOKENS: integer(100, 1, 1_000_000),
@@ -111,14 +112,15 @@ export function loadConfig(environment: NodeJS.ProcessEnv = process.env): Config
   if (!result.success) {
     const lines = result.error.issues.map(
       (issue) =>
-        `  ${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])}: ${issue.message}`,
+        `${issue.path.join('.')}=${JSON.stringify(environment[String(issue.path[0])])} ${issue.message}`,
     );
-    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+    // One line: operators read it in a terminal or a log collector alike.
+    throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
   }
   const problems = crossFieldProblems(result.data);
   if (problems.length > 0)
     throw new ConfigError(
-      `Invalid configuration:\n${problems.map((line) => `  ${line}`).join('\n')}`,
+      `invalid configuration: ${problems.join('; ')}`,
     );
   return Object.freeze(result.data);
 }

@@ -19,6 +19,7 @@ import { registerAccess } from './plugins/access.js';
 import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
+import { OneLinePerRequest } from './request-log.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
 import { concertRoutes } from './routes/concerts.js';
@@ -41,6 +42,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: 64 * 1024,
     requestIdHeader: 'x-request-id',
+    logController: new OneLinePerRequest(),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -55,6 +55,14 @@ export function parseMoment(
   if (at === undefined) return undefined;
   const position = parsePosition(at);
   if (position) return { position };
+  // ISO dates and times only, each part in range: Date.parse alone accepts "1" or rolls
+  // 2026-02-31 over to March.
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(at);
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined;
   const time = Date.parse(at);
   return Number.isNaN(time) ? undefined : { time };
 }
