@@ -14,6 +14,7 @@ import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
+import { adminQueueRoutes } from './routes/admin-queue.js';
 import { adminRoutes } from './routes/admin.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -79,6 +80,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     walletRoutes,
     paymentRoutes,
     adminRoutes,
+    adminQueueRoutes,
     operationsRoutes,
   ]) {
     routes(app, context);
