@@ -109,7 +109,9 @@ export async function admitWaitingTokens(
     try {
       await openAndDraw(deps);
       const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
-      if (!(await deps.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 10_000)))
+      if (
+        !(await deps.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 10_000))
+      )
         return { admitted: 0, expired: 0 };
       // Read after the projection caught up: the settings this round obeys.
       const settings = effectiveSettings(

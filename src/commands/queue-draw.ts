@@ -1,10 +1,18 @@
-import { randomInt } from 'node:crypto';
-
 /** A uniform integer in [0, maxExclusive). */
 export type RandomInt = (maxExclusive: number) => number;
 
-/** Production draws: the operating system's cryptographic source, at the time of the draw. */
-export const cryptoRandomInt: RandomInt = (maxExclusive) => randomInt(maxExclusive);
+/**
+ * Production draws: the Web Crypto source (the operating system's CSPRNG) at the time of
+ * the draw, with rejection sampling so that every value is exactly equally likely.
+ */
+export const cryptoRandomInt: RandomInt = (maxExclusive) => {
+  const limit = Math.floor(0x1_0000_0000 / maxExclusive) * maxExclusive;
+  const word = new Uint32Array(1);
+  for (;;) {
+    globalThis.crypto.getRandomValues(word);
+    if (word[0]! < limit) return word[0]! % maxExclusive;
+  }
+};
 
 /**
  * A seeded source (mulberry32) for tests and the fault simulation only: the same seed

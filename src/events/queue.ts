@@ -86,7 +86,9 @@ export const queueKind: StreamKind<QueueState, QueueEvent> = {
           settings: state.settings && { ...state.settings, opensAt: null },
         };
       case 'PrequeueDrawn':
-        return state.pendingDraw === event.data.round ? { ...state, pendingDraw: undefined } : state;
+        return state.pendingDraw === event.data.round
+          ? { ...state, pendingDraw: undefined }
+          : state;
       default: {
         const _exhaustive: never = event;
         return _exhaustive;

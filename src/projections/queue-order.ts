@@ -32,7 +32,8 @@ export async function applyQueueEvent(
   switch (event.type) {
     case 'QueueConfigured':
     case 'QueueSettingsChanged': {
-      const opensAt = event.type === 'QueueConfigured' ? event.data.opensAt : event.data.changes.opensAt;
+      const opensAt =
+        event.type === 'QueueConfigured' ? event.data.opensAt : event.data.changes.opensAt;
       if (!opensAt) return; // null opens (a QueueOpened follows); absent changes nothing
       await sql`
         UPDATE queue_stats SET opens_at = ${opensAt}::timestamptz,

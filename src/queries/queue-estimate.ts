@@ -65,7 +65,9 @@ export async function readLineSnapshot(
   // Passes that ended early (a payment) in the last few minutes say how long one lasts.
   const ended = await db
     .selectFrom('tokens')
-    .select(sql<number | null>`avg(extract(epoch FROM updated_at - admitted_at))::float8`.as('mean'))
+    .select(
+      sql<number | null>`avg(extract(epoch FROM updated_at - admitted_at))::float8`.as('mean'),
+    )
     .where('status', '=', 'expired')
     .where('admitted_at', 'is not', null)
     .where('updated_at', '>', new Date(now.getTime() - 300_000))
@@ -116,14 +118,12 @@ export function createWaitEstimator(deps: {
   const snapshot = () => {
     const now = deps.clock();
     if (!cached || Math.abs(now.getTime() - cached.at) > 1000) {
-      const loading = deps
-        .readSettings()
-        .then((settings) =>
-          readLineSnapshot(deps.db, now, settings, {
-            ttlSeconds: deps.ttlSeconds,
-            admissionIntervalMs: deps.admissionIntervalMs,
-          }),
-        );
+      const loading = deps.readSettings().then((settings) =>
+        readLineSnapshot(deps.db, now, settings, {
+          ttlSeconds: deps.ttlSeconds,
+          admissionIntervalMs: deps.admissionIntervalMs,
+        }),
+      );
       cached = { snapshot: loading, at: now.getTime() };
       loading.catch(() => (cached = undefined));
     }

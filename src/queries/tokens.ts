@@ -64,7 +64,10 @@ export function toTokenView(row: TokenRow, placement: Placement, now: Date): Tok
     updatedAt: (timedOut ? row.expires_at! : row.updated_at).toISOString(),
     ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
     ...(prequeued
-      ? { prequeue: true as const, ...(row.opens_at ? { opensAt: row.opens_at.toISOString() } : {}) }
+      ? {
+          prequeue: true as const,
+          ...(row.opens_at ? { opensAt: row.opens_at.toISOString() } : {}),
+        }
       : {}),
     ...(status === 'expired' ? { reason: timedOut ? 'ttl' : (row.expired_reason ?? 'ttl') } : {}),
   };

@@ -104,8 +104,7 @@ export function adminQueueRoutes(app: ZodApp, { system }: ApiContext): void {
       ) as Partial<QueueSettings>;
       const changed = await changeQueueSettings({ ...system, firstQueueSettings: first }, changes);
       // Clearing the opening opened it: draw now rather than at the next admission round.
-      const drawn =
-        changed.state.pendingDraw !== undefined ? await openAndDraw(system) : undefined;
+      const drawn = changed.state.pendingDraw !== undefined ? await openAndDraw(system) : undefined;
       const written = writtenBy(changed.written, drawn);
       await system.runner.waitFor(written, config.READ_YOUR_WRITES_TIMEOUT_MS);
       return view(effectiveSettings(changed.state, first));
