@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import type { Observable } from 'rxjs';
 import type { QueueSettings } from '../events/queue.js';
 import type { Db } from '../projections/database.js';
 
@@ -113,21 +114,28 @@ export function createWaitEstimator(deps: {
   readSettings: () => Promise<QueueSettings>;
   ttlSeconds: number;
   admissionIntervalMs: number;
+  /** Emits when the stream `queue` changed (the leader sees it at once). */
+  queueChanged?: Observable<unknown>;
 }) {
-  let cached: { snapshot: Promise<LineSnapshot>; at: number } | undefined;
+  let cached: { snapshot: Promise<LineSnapshot>; at: number; clockAt: number } | undefined;
+  deps.queueChanged?.subscribe(() => (cached = undefined));
   const snapshot = () => {
     const now = deps.clock();
-    if (!cached || Math.abs(now.getTime() - cached.at) > 1000) {
+    const stale =
+      !cached ||
+      performance.now() - cached.at > 1000 ||
+      Math.abs(now.getTime() - cached.clockAt) > 1000;
+    if (stale) {
       const loading = deps.readSettings().then((settings) =>
         readLineSnapshot(deps.db, now, settings, {
           ttlSeconds: deps.ttlSeconds,
           admissionIntervalMs: deps.admissionIntervalMs,
         }),
       );
-      cached = { snapshot: loading, at: now.getTime() };
+      cached = { snapshot: loading, at: performance.now(), clockAt: now.getTime() };
       loading.catch(() => (cached = undefined));
     }
-    return cached.snapshot;
+    return cached!.snapshot;
   };
   return async (token: { status: string; position: number | null }): Promise<number | null> => {
     if (token.status !== 'hold') return 0;

@@ -3,6 +3,7 @@ import {
   auditTime,
   concatMap,
   distinctUntilChanged,
+  filter,
   from,
   interval,
   merge,
@@ -12,6 +13,7 @@ import {
 import { z } from 'zod';
 import { issueToken } from '../../commands/issue-token.js';
 import { effectiveSettings, firstQueueSettings, readQueue } from '../../commands/queue-settings.js';
+import { queueEventTypes } from '../../events/queue.js';
 import { createWaitEstimator } from '../../queries/queue-estimate.js';
 import type { TokenView } from '../../queries/tokens.js';
 import type { ApiContext, ZodApp } from '../context.js';
@@ -38,6 +40,9 @@ export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): voi
       effectiveSettings(await readQueue(system.store), firstQueueSettings(config)),
     ttlSeconds: config.TOKEN_TTL_SECONDS,
     admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
+    queueChanged: system.runner.applied.pipe(
+      filter((batch) => batch.events.some((event) => queueEventTypes.includes(event.type as never))),
+    ),
   });
   const withEstimate = async (token: TokenView) => ({
     ...token,
