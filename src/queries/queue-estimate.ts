@@ -10,6 +10,7 @@ export interface LineSnapshot {
   readonly activeRemaining: readonly number[];
   /** How long a pass lasts in practice: recently ended passes, else the TTL. */
   readonly meanPassSeconds: number;
+  readonly ttlSeconds: number;
   /** Admissions in the last 60 s (the rate limit's window). */
   readonly admittedLastMinute: number;
   readonly admissionIntervalSeconds: number;
@@ -29,22 +30,32 @@ export function estimateWaitSeconds(position: number | null, line: LineSnapshot)
   if (position === null || settings.mode === 'paused') return null;
   const round = line.admissionIntervalSeconds / 2;
   if (position <= 0) return 0;
-  if (settings.mode === 'passthrough') return Math.ceil(line.secondsToOpening + round);
+  if (settings.mode === 'passthrough')
+    return Math.max(1, Math.round(line.secondsToOpening + round));
   const cap = settings.maxActive;
   const active = line.activeRemaining.length;
   const free = Math.max(0, cap - active);
-  // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every
-  // mean pass duration plus a round's wait after that.
+  // Passes that run their full time end in step with the rounds that admitted them, so
+  // a freed slot is taken at once and a slot turns over every whole number of rounds;
+  // passes that end early (a payment) wait half a round on average for the next one.
+  const interval = line.admissionIntervalSeconds;
+  const fullPasses = line.meanPassSeconds >= 0.95 * line.ttlSeconds;
+  const cycle = fullPasses
+    ? Math.ceil(line.meanPassSeconds / interval - 1e-9) * interval
+    : line.meanPassSeconds + round;
+  const latency = fullPasses ? 0 : round;
   let capWait = round;
   if (position > free) {
+    // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every cycle.
     const k = position - free - 1;
-    const cycle = line.meanPassSeconds + round;
+    // Free slots now go to those ahead at the next round and turn over a cycle later.
     const ends = [...line.activeRemaining];
-    while (ends.length < cap) ends.push(0); // slots free now but taken by those ahead
+    while (ends.length < cap) ends.push(round + cycle);
+    ends.sort((a, b) => a - b);
     // With more passes than the cap (it was lowered), the first excess endings free nothing.
     const excess = Math.max(0, active - cap);
     const first = ends[Math.min(ends.length - 1, excess + (k % cap))]!;
-    capWait = first + Math.floor(k / cap) * cycle + round;
+    capWait = first + Math.floor(k / cap) * cycle + latency;
   }
   let rateWait = 0;
   if (settings.admissionsPerMinute !== null) {
@@ -52,7 +63,7 @@ export function estimateWaitSeconds(position: number | null, line: LineSnapshot)
     const budget = Math.max(0, settings.admissionsPerMinute - line.admittedLastMinute);
     if (position > budget) rateWait = ((position - budget) * 60) / settings.admissionsPerMinute;
   }
-  return Math.ceil(line.secondsToOpening + Math.max(capWait, rateWait));
+  return Math.max(1, Math.round(line.secondsToOpening + Math.max(capWait, rateWait)));
 }
 
 /** Reads the line's snapshot; callers cache it (one read a second serves every poller). */
@@ -98,6 +109,7 @@ export async function readLineSnapshot(
     settings,
     activeRemaining,
     meanPassSeconds,
+    ttlSeconds: options.ttlSeconds,
     admittedLastMinute: count,
     admissionIntervalSeconds: options.admissionIntervalMs / 1000,
     secondsToOpening: Math.max(0, (opensAt - now.getTime()) / 1000),

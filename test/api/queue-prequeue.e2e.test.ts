@@ -1,5 +1,6 @@
 import { foldEvents } from '../../src/events/event.js';
 import { queueKind, queueStream } from '../../src/events/queue.js';
+import { traceUser } from '../../src/queries/streams.js';
 import { createTokenLookup } from '../../src/queries/tokens.js';
 import { startSystem, type System } from '../../src/system.js';
 import { adminKey, startTestApi, type TestApi } from '../support/api.js';
@@ -110,6 +111,15 @@ it('pre-queues joiners until the opening, draws their order once, and places lat
     prequeued.map(async (token) => (await elsewhere(token.token, other.clock()))!.position),
   );
   expect(otherPositions).toEqual(positions);
+
+  // The audit trail (CLI `trace --user`) shows the user's place in the draw.
+  const trace = await traceUser(api.system.store, 'pre-3');
+  expect(trace.find((entry) => entry.type === 'PrequeueDrawn')?.data).toMatchObject({
+    round: 1,
+    tokenId: prequeued[3]!.token,
+    place: positions[3]! - 1,
+    of: 8,
+  });
 
   // Resume: admission goes on in order (cap 2).
   await patchQueue({ mode: 'open' });

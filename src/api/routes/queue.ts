@@ -41,7 +41,9 @@ export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): voi
     ttlSeconds: config.TOKEN_TTL_SECONDS,
     admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
     queueChanged: system.runner.applied.pipe(
-      filter((batch) => batch.events.some((event) => queueEventTypes.includes(event.type as never))),
+      filter((batch) =>
+        batch.events.some((event) => queueEventTypes.includes(event.type as never)),
+      ),
     ),
   });
   const withEstimate = async (token: TokenView) => ({
