@@ -11,6 +11,8 @@ export interface LineSnapshot {
   /** How long a pass lasts in practice: recently ended passes, else the TTL. */
   readonly meanPassSeconds: number;
   readonly ttlSeconds: number;
+  /** Admissions in the last 30 s and the seconds since the first of them: the line's pace. */
+  readonly recent: { readonly count: number; readonly spanSeconds: number };
   /** Admissions in the last 60 s (the rate limit's window). */
   readonly admittedLastMinute: number;
   readonly admissionIntervalSeconds: number;
@@ -40,10 +42,16 @@ export function estimateWaitSeconds(position: number | null, line: LineSnapshot)
   // passes that end early (a payment) wait half a round on average for the next one.
   const interval = line.admissionIntervalSeconds;
   const fullPasses = line.meanPassSeconds >= 0.95 * line.ttlSeconds;
-  const cycle = fullPasses
+  const modelCycle = fullPasses
     ? Math.ceil(line.meanPassSeconds / interval - 1e-9) * interval
     : line.meanPassSeconds + round;
-  const latency = fullPasses ? 0 : round;
+  // A full line's measured pace says how long a slot really takes to turn over (rounds
+  // run late under load); with too little history the model stands.
+  const { count, spanSeconds } = line.recent;
+  const measured =
+    active >= cap && spanSeconds >= 10 && count >= cap ? (cap * spanSeconds) / count : 0;
+  const cycle = Math.min(3 * modelCycle, Math.max(modelCycle, measured));
+  const latency = fullPasses ? cycle - line.meanPassSeconds : round;
   let capWait = round;
   if (position > free) {
     // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every cycle.
@@ -104,12 +112,24 @@ export async function readLineSnapshot(
     .select(sql<number>`count(*)::int`.as('count'))
     .where('admitted_at', '>', minuteAgo)
     .executeTakeFirstOrThrow();
+  const pace = await db
+    .selectFrom('tokens')
+    .select([
+      sql<number>`count(*)::int`.as('count'),
+      sql<Date | null>`min(admitted_at)`.as('first'),
+    ])
+    .where('admitted_at', '>', new Date(now.getTime() - 30_000))
+    .executeTakeFirstOrThrow();
   const opensAt = settings.opensAt ? Date.parse(settings.opensAt) : 0;
   return {
     settings,
     activeRemaining,
     meanPassSeconds,
     ttlSeconds: options.ttlSeconds,
+    recent: {
+      count: pace.count,
+      spanSeconds: pace.first ? (now.getTime() - pace.first.getTime()) / 1000 : 0,
+    },
     admittedLastMinute: count,
     admissionIntervalSeconds: options.admissionIntervalMs / 1000,
     secondsToOpening: Math.max(0, (opensAt - now.getTime()) / 1000),

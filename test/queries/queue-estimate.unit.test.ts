@@ -5,6 +5,7 @@ const line = (overrides: Partial<LineSnapshot> = {}): LineSnapshot => ({
   activeRemaining: [],
   meanPassSeconds: 3,
   ttlSeconds: 3,
+  recent: { count: 0, spanSeconds: 0 },
   admittedLastMinute: 0,
   admissionIntervalSeconds: 1,
   secondsToOpening: 0,
@@ -26,6 +27,15 @@ describe('estimated wait', () => {
     expect(estimateWaitSeconds(1, busy)).toBe(1);
     expect(estimateWaitSeconds(5, busy)).toBe(3);
     expect(estimateWaitSeconds(6, busy)).toBe(4);
+  });
+
+  it('follows the pace a full line actually moves at', () => {
+    // 5 slots turning over every 4.5 s (rounds running late), not every 3 s.
+    const slow = line({
+      activeRemaining: [0.5, 1, 2, 2.5, 3],
+      recent: { count: 30, spanSeconds: 27 },
+    });
+    expect(estimateWaitSeconds(6, slow)).toBe(Math.round(0.5 + 1.5 + 4.5));
   });
 
   it('follows a lowered cap, the rate limit, a pause and a pre-queue', () => {
