@@ -12,6 +12,7 @@ import { PostgresEventStore } from '../src/events/store/postgres/store.js';
 import { projections } from '../src/projections/index.js';
 import { countEventsInPostgres, rebuildProjection } from '../src/projections/rebuild.js';
 import { startSystem } from '../src/system.js';
+import { eta } from './eta.js';
 import { drive, freePort, percentile, startServer, until, type RunningServer } from './support.js';
 
 export interface Figure {
@@ -534,5 +535,6 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   queries,
   queue,
   projection,
+  eta,
 };
 export { percentile };

@@ -27,7 +27,7 @@ server in DATA_DIR: joined if the service runs, started otherwise).
 Commands:
   history <stream> [--json]          every event of a stream: position, revision, type, time, data
   state <stream> [--at <time|pos>]   the stream's state as of an ISO time or a position "commit/prepare"
-  trace --user <userId> [--json]     a user's tokens, holds, charges and payments in log order
+  trace --user <userId> [--json]     a user's tokens, place in a draw, holds, charges, payments
   rebuild [projection...]            rebuild projections beside the live ones and swap them in
   verify                             replay the log into a scratch schema and compare with the read models
   seed --concerts <n> --seats <m> [--dates <d>]
@@ -151,7 +151,9 @@ async function run(argv: string[]): Promise<number> {
       case 'state': {
         const state = await streamStateAt(system.store, positionals[0]!, values.at);
         if (!state)
-          throw new UsageError('state knows seat-, wallet-, token-, payment- and concert- streams');
+          throw new UsageError(
+            'state knows seat-, wallet-, token-, payment-, concert- and queue streams',
+          );
         console.log(JSON.stringify(state, null, 2));
         return 0;
       }

@@ -73,6 +73,14 @@ const environmentSchema = z.object({
   ADMIN_API_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
   MAX_ACTIVE_TOKENS: integer(100, 1, 1_000_000),
   TOKEN_TTL_SECONDS: integer(600, 1, 86_400),
+  /** First value only: the stream `queue` holds the live setting (PATCH /admin/queue). */
+  QUEUE_ADMISSIONS_PER_MINUTE: z.coerce
+    .number({ error: 'must be a number' })
+    .int({ error: 'must be a whole number' })
+    .min(1, { error: 'must be at least 1' })
+    .optional(),
+  /** First value only: a future time starts with a pre-queue. */
+  QUEUE_OPENS_AT: z.iso.datetime({ offset: true, error: 'must be an ISO-8601 time' }).optional(),
   SEAT_HOLD_TTL_SECONDS: integer(300, 1, 86_400),
   ADMISSION_INTERVAL_MS: integer(1000, 10, 3_600_000),
   HOLD_EXPIRY_INTERVAL_MS: integer(1000, 10, 3_600_000),

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import type { Clock } from './commands/clock.js';
 import { startProcesses } from './commands/processes.js';
+import { ensureQueueConfigured, firstQueueSettings } from './commands/queue-settings.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './events/store/embedded.js';
 import { EventStoreDbStore } from './events/store/esdb/store.js';
@@ -100,6 +101,9 @@ async function startOnDatabase(
   const db = createDb(pool);
   const runner = new ProjectionRunner({ store, db, pool, projections, ...(log ? { log } : {}) });
   await runner.init();
+  // The queue's first settings enter the log before any token does, so a pre-queue from
+  // the environment starts before the first join.
+  await ensureQueueConfigured({ store, clock, firstQueueSettings: firstQueueSettings(config) });
 
   let processes: { stop(): Promise<void> } | undefined;
   if (options.projections !== false) runner.start();
@@ -113,6 +117,7 @@ async function startOnDatabase(
         runner,
         maxActiveTokens: config.MAX_ACTIVE_TOKENS,
         tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+        firstQueueSettings: firstQueueSettings(config),
       },
       {
         admissionIntervalMs: config.ADMISSION_INTERVAL_MS,

@@ -20,6 +20,7 @@ import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
 import { OneLinePerRequest } from './request-log.js';
+import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
 import { concertRoutes } from './routes/concerts.js';
@@ -139,6 +140,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     walletRoutes,
     paymentRoutes,
     adminRoutes,
+    adminQueueRoutes,
     operationsRoutes,
   ]) {
     routes(app, context);

@@ -1,6 +1,7 @@
 import { concertKind } from '../events/catalog.js';
 import { foldEvents, type StreamKind } from '../events/event.js';
 import { paymentKind } from '../events/payment.js';
+import { queueKind, queueStream } from '../events/queue.js';
 import { seatKind } from '../events/seat.js';
 import { tokenKind } from '../events/token.js';
 import { walletKind } from '../events/wallet.js';
@@ -18,6 +19,7 @@ const kinds: readonly [string, StreamKind<unknown, never>][] = [
   ['token-', tokenKind as StreamKind<unknown, never>],
   ['payment-', paymentKind as StreamKind<unknown, never>],
   ['concert-', concertKind as StreamKind<unknown, never>],
+  [queueStream, queueKind as StreamKind<unknown, never>],
 ];
 
 export const kindOfStream = (streamName: string) =>
@@ -90,7 +92,10 @@ export async function streamStateAt(store: EventStore, streamName: string, at: s
   };
 }
 
-/** Everything that happened to one user, in log order: tokens, wallet, holds, payments. */
+/**
+ * Everything that happened to one user, in log order: tokens, wallet, holds, payments,
+ * and the user's place in any opening draw (the draw's data narrowed to their token).
+ */
 export async function traceUser(
   store: EventStore,
   userId: string,
@@ -100,14 +105,22 @@ export async function traceUser(
   // Later events of a user's hold or payment need not name the user again.
   const reservations = new Set<string>();
   const payments = new Set<string>();
+  const tokens = new Set<string>();
   let from;
   for (;;) {
     const events = await store.readAll({
       fromPosition: from,
-      filter: { streamPrefixes: [...own, 'seat-', 'payment-'] },
+      filter: { streamPrefixes: [...own, 'seat-', 'payment-', queueStream] },
       maxCount: 5000,
     });
     for (const event of events) {
+      if (event.streamName === queueStream) {
+        const draw = placeInDraw(event, tokens);
+        if (draw) entries.push({ stream: event.streamName, ...toHistoryEntry(event), data: draw });
+        continue;
+      }
+      if (event.type === 'TokenIssued' && own.includes(event.streamName))
+        tokens.add((event.data as { tokenId: string }).tokenId);
       const data = event.data as { userId?: unknown; reservationId?: unknown; paymentId?: unknown };
       const mine =
         own.includes(event.streamName) ||
@@ -122,4 +135,16 @@ export async function traceUser(
     if (events.length < 5000) return entries;
     from = events[events.length - 1]!.position;
   }
+}
+
+function placeInDraw(event: RecordedEvent, tokens: ReadonlySet<string>) {
+  if (event.type !== 'PrequeueDrawn') return undefined;
+  const { round, order, drawnAt } = event.data as {
+    round: number;
+    order: string[];
+    drawnAt: string;
+  };
+  const index = order.findIndex((tokenId) => tokens.has(tokenId));
+  if (index < 0) return undefined;
+  return { round, tokenId: order[index], place: index + 1, of: order.length, drawnAt };
 }

@@ -102,12 +102,20 @@ export function registerAccess(
     if (token.status === 'hold') {
       throw new DomainError(
         'TOKEN_NOT_ACTIVE',
-        `still waiting in line at position ${token.position}`,
+        token.position === null
+          ? `waiting in the pre-queue for the opening at ${token.opensAt ?? 'a time to be set'}`
+          : `still waiting in line at position ${token.position}`,
         { position: token.position },
       );
     }
     if (token.status === 'expired' && !allowExpiredForReplay) {
-      throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+      throw new DomainError(
+        'TOKEN_EXPIRED',
+        token.reason === 'revoked'
+          ? 'this queue token was revoked'
+          : 'this queue token has expired; issue a new one',
+        { reason: token.reason ?? 'ttl' },
+      );
     }
   });
 }

@@ -3,6 +3,7 @@ import {
   auditTime,
   concatMap,
   distinctUntilChanged,
+  filter,
   from,
   interval,
   merge,
@@ -12,14 +13,24 @@ import {
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
-import { admissionRate, type TokenView } from '../../queries/tokens.js';
+import { effectiveSettings, firstQueueSettings, readQueue } from '../../commands/queue-settings.js';
+import { queueEventTypes } from '../../events/queue.js';
+import { createWaitEstimator } from '../../queries/queue-estimate.js';
+import type { TokenView } from '../../queries/tokens.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { streamTicketTtlSeconds } from '../stream-tickets.js';
 import { isoTime, problem, streamQuery, streamSecurity, tokenView } from '../schemas.js';
 
-const currentToken = tokenView.extend({ estimatedWaitSeconds: z.number().int().nonnegative() });
+const currentToken = tokenView.extend({
+  estimatedWaitSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe('null while pre-queued or while the queue is paused'),
+});
 
 /** Demo mode: the body names the user, so it is required and kept to simple ids. */
 const demoJoin = z.strictObject({
@@ -51,18 +62,20 @@ export function queueRoutes(
 ): void {
   const { db, clock, config } = system;
 
-  // The admission rate changes slowly; one lookup a second serves every waiting poller.
-  let rate = { value: 0, at: 0 };
-  async function estimatedWaitSeconds(token: TokenView): Promise<number> {
-    if (token.status !== 'hold') return 0;
-    const now = clock();
-    if (now.getTime() - rate.at > 1000)
-      rate = { value: await admissionRate(db, now), at: now.getTime() };
-    // With no admissions seen lately, assume slots free up only as passes run out.
-    const perSecond =
-      rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
-    return Math.ceil(token.position / perSecond);
-  }
+  // The line's snapshot changes slowly; one read a second serves every waiting poller.
+  const estimatedWaitSeconds = createWaitEstimator({
+    db,
+    clock,
+    readSettings: async () =>
+      effectiveSettings(await readQueue(system.store), firstQueueSettings(config)),
+    ttlSeconds: config.TOKEN_TTL_SECONDS,
+    admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
+    queueChanged: system.runner.applied.pipe(
+      filter((batch) =>
+        batch.events.some((event) => queueEventTypes.includes(event.type as never)),
+      ),
+    ),
+  });
   const withEstimate = async (token: TokenView) => ({
     ...token,
     estimatedWaitSeconds: await estimatedWaitSeconds(token),
