@@ -286,6 +286,11 @@ export class ProjectionRunner {
     })();
   }
 
+  /** Every event type some projection reads (a wait for all of them covers every read model). */
+  handledEventTypes(): string[] {
+    return [...new Set(this.deps.projections.flatMap((projection) => projection.handles))];
+  }
+
   async statuses(): Promise<ProjectionStatus[]> {
     const rows = await this.deps.db.selectFrom('projection_checkpoints').selectAll().execute();
     return this.deps.projections.map((projection) => {
