@@ -251,7 +251,7 @@ export class PostgresEventStore implements EventStore {
       if (comparePositions(position, newest) > 0) newest = position;
       wake?.();
     });
-    await this.listen();
+    await this.listen().catch(() => undefined);
     try {
       let retryDelay = 1;
       while (!signal?.aborted && !this.closed) {
@@ -272,6 +272,8 @@ export class PostgresEventStore implements EventStore {
         // transaction: retry soon rather than at the next poll.
         const waitMs = newest.commit >= horizon ? retryDelay : this.pollIntervalMs;
         retryDelay = newest.commit >= horizon ? Math.min(retryDelay * 2, 50) : 1;
+        // Reconnect LISTEN after a dropped connection, so other processes' appends wake us again.
+        if (!this.listener && !this.closed) void this.listen().catch(() => undefined);
         const waitOver = new AbortController();
         wake = () => waitOver.abort();
         await sleep(
@@ -326,14 +328,22 @@ export class PostgresEventStore implements EventStore {
         const position = message.payload ? parsePosition(message.payload) : undefined;
         if (position) this.committed.next({ position });
       });
-      client.on('error', () => {
-        // The poll fallback keeps subscribers going; reconnect on the next subscription.
-        this.listener = undefined;
+      client.on('error', (error) => {
+        // The poll fallback keeps subscribers going until a reader reconnects (each
+        // subscriber's next wait does). The dead client goes back to be discarded:
+        // kept, it would leak a pool slot per dropped connection and block pool.end().
+        if (this.listener === listening) this.listener = undefined;
+        client.release(error);
       });
       await client.query(`LISTEN ${notifyChannel}`);
       return client;
     })();
-    return this.listener;
+    const listening = this.listener;
+    // A failed LISTEN (database down) is retried by the next reader rather than cached.
+    listening.catch(() => {
+      if (this.listener === listening) this.listener = undefined;
+    });
+    return listening;
   }
 
   async close(): Promise<void> {
