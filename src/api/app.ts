@@ -13,7 +13,7 @@ import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
-import { registerProblemDetails } from './problem-details.js';
+import { frameworkErrors, registerProblemDetails } from './problem-details.js';
 import { adminRoutes } from './routes/admin.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
@@ -35,6 +35,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: 64 * 1024,
     requestIdHeader: 'x-request-id',
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
