@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import type {
   AppendResult,
+  CountEventsOptions,
   EventStore,
   EventToAppend,
   ExpectedRevision,
@@ -150,6 +151,11 @@ export class FaultyEventStore implements EventStore {
   headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position> {
     this.alive('read', '$head');
     return this.inner.headPosition(filter);
+  }
+
+  countEvents(options: CountEventsOptions): Promise<number> {
+    this.alive('read', '$count');
+    return this.inner.countEvents(options);
   }
 
   close(): Promise<void> {

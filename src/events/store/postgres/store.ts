@@ -9,6 +9,7 @@ import {
   formatPosition,
   parsePosition,
   type AppendResult,
+  type CountEventsOptions,
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
@@ -300,6 +301,27 @@ export class PostgresEventStore implements EventStore {
     );
     const row = rows[0];
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) } : START;
+  }
+
+  /** One index range scan over (transaction_id, seq), stopped at `limit`; no event is read out. */
+  async countEvents(options: CountEventsOptions): Promise<number> {
+    const from = options.fromPosition ?? START;
+    const values: unknown[] = [
+      String(from.commit < 0n ? 0n : from.commit),
+      String(from.prepare),
+      options.limit,
+    ];
+    const types = options.filter?.eventTypes;
+    if (types) values.push(types);
+    const { rows } = await this.pool.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM (
+         SELECT 1 FROM es_events e
+         WHERE (e.transaction_id, e.seq) > ($1::text::xid8, $2::bigint)
+         ${types ? 'AND e.event_type = ANY($4::text[])' : ''}
+         LIMIT $3) ahead`,
+      values,
+    );
+    return rows[0]!.count;
   }
 
   /** Wakes local subscribers now and other processes through one coalesced NOTIFY. */
