@@ -25,6 +25,8 @@ import {
 import { migrateEventStore } from './schema.js';
 
 const notifyChannel = 'es_events';
+/** LISTEN clients already given back to the pool (a second release throws). */
+const released = new WeakSet<pg.PoolClient>();
 const uniqueViolation = '23505';
 const maxPrepare = 2n ** 63n - 1n;
 /** idle_in_transaction_session_timeout bounds how long an open transaction can hide the head. */
@@ -355,7 +357,11 @@ export class PostgresEventStore implements EventStore {
         // subscriber's next wait does). The dead client goes back to be discarded:
         // kept, it would leak a pool slot per dropped connection and block pool.end().
         if (this.listener === listening) this.listener = undefined;
-        client.release(error);
+        // 'error' can fire more than once, or after close() released it: release once.
+        if (!released.has(client)) {
+          released.add(client);
+          client.release(error);
+        }
       });
       await client.query(`LISTEN ${notifyChannel}`);
       return client;
@@ -376,7 +382,10 @@ export class PostgresEventStore implements EventStore {
     this.listener = undefined;
     if (listener) {
       const client = await listener.catch(() => undefined);
-      client?.release(true);
+      if (client && !released.has(client)) {
+        released.add(client);
+        client.release(true);
+      }
     }
   }
 }
