@@ -54,6 +54,7 @@ export async function startSystem(options: StartSystemOptions): Promise<System> 
       dataDir: dataDirectory(config),
       port: config.EMBEDDED_PG_PORT,
       relocateIfUnreachable: config.DATA_DIR === undefined,
+      log: (line) => log?.info(line),
     });
     databaseUrl = embedded.url;
     log?.info(await describeEmbedded(embedded, config));

@@ -18,7 +18,7 @@ import { createJoinRateLimit } from './join-rate-limit.js';
 import { registerAccess } from './plugins/access.js';
 import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
-import { registerProblemDetails } from './problem-details.js';
+import { frameworkErrors, registerProblemDetails } from './problem-details.js';
 import { OneLinePerRequest } from './request-log.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
@@ -44,6 +44,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     bodyLimit: 64 * 1024,
     requestIdHeader: 'x-request-id',
     logController: new OneLinePerRequest(),
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

@@ -24,8 +24,10 @@ export const errorCodes = [
   'IDEMPOTENCY_KEY_REUSED',
   'CONCURRENCY_CONFLICT',
   'PAYLOAD_TOO_LARGE',
+  'URI_TOO_LONG',
   'UNSUPPORTED_MEDIA_TYPE',
   'INTERNAL_ERROR',
+  'SERVICE_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -204,7 +204,9 @@ export async function completeAfterDebit(
       ),
     );
   } catch (error) {
-    if (!isDomainError(error, 'CONCURRENCY_CONFLICT')) throw error;
+    // Only the decided "seat lost" ends the payment here; a conflict that outlasted the
+    // retries or a dropped connection leaves it pending for recovery to finish.
+    if (!isDomainError(error, 'PAYMENT_ABORTED')) throw error;
     steps.push(await refund(deps.store, step));
     steps.push(
       await finishPayment(deps.store, step.paymentId, step.now, {

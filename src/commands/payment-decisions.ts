@@ -110,10 +110,8 @@ export function decideDebit(
 export function decideCompleteSeatPayment(step: PaymentStep, state: SeatState): SeatEvent[] {
   if (state.status === 'paid' && state.paymentId === step.paymentId) return [];
   if (state.status !== 'paying' || state.paymentId !== step.paymentId) {
-    throw new DomainError(
-      'CONCURRENCY_CONFLICT',
-      'the seat is no longer reserved for this payment',
-    );
+    // A decided outcome (recovery took the seat back), not a retryable conflict.
+    throw new DomainError('PAYMENT_ABORTED', 'the seat is no longer reserved for this payment');
   }
   return [
     {

@@ -9,6 +9,7 @@ import {
 } from '../events/store/port.js';
 import { createDb, type Db } from './database.js';
 import type { Projection } from './projection.js';
+import { swapChannel } from './runner.js';
 
 export interface RebuildProgress {
   readonly projection: string;
@@ -172,6 +173,9 @@ export async function rebuildProjection(
       await sql.raw(`ALTER TABLE "${schema}"."${table}" SET SCHEMA public`).execute(trx);
     }
     await sql.raw(`DROP SCHEMA "${schema}" CASCADE`).execute(trx);
+    // Delivered at commit to the projection leader, whichever process it is: its caches
+    // were filled from the tables just retired.
+    await sql`SELECT pg_notify(${swapChannel}, ${projection.name})`.execute(trx);
   });
   await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(deps.db);
   return report(applied, 'done');

@@ -107,9 +107,11 @@ export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner })
     'available-dates',
     (event) => {
       const data = event.data as { concertId?: string; concertTimeId?: string };
-      const concertId =
-        data.concertId ?? (data.concertTimeId ? concertOfTime.get(data.concertTimeId) : undefined);
-      return concertId ? [concertId] : [];
+      if (data.concertId) return [data.concertId];
+      if (!data.concertTimeId) return [];
+      const concertId = concertOfTime.get(data.concertTimeId);
+      // A time not learnt yet may belong to a concert whose first load is in flight.
+      return concertId ? [concertId] : 'unplaceable';
     },
   );
   const load = async (concertId: string) => {

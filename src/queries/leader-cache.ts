@@ -1,5 +1,5 @@
 import type { RecordedEvent } from '../events/store/port.js';
-import type { ProjectionRunner } from '../projections/runner.js';
+import { readModelsSwapped, type ProjectionRunner } from '../projections/runner.js';
 
 /**
  * A read cache that is never behind its read model. Only the process running the
@@ -15,10 +15,21 @@ export class LeaderCache<V> {
   constructor(
     private readonly runner: ProjectionRunner,
     projection: string,
-    invalidate: (event: RecordedEvent) => readonly string[] | 'all',
+    /**
+     * The keys an event changes; 'all' drops everything; 'unplaceable' means the event
+     * cannot be tied to a key yet (what it belongs to is learnt by a load still in
+     * flight): nothing cached is affected, but no load overlapping it is kept.
+     */
+    invalidate: (event: RecordedEvent) => readonly string[] | 'all' | 'unplaceable',
     private readonly limit = 100_000,
   ) {
     runner.applied.subscribe((batch) => {
+      if (batch.projection === readModelsSwapped) {
+        // A rebuild swapped a table in (here or in another process): nothing cached holds.
+        this.entries.clear();
+        this.generation++;
+        return;
+      }
       if (batch.projection !== projection) return;
       let dropped = false;
       for (const event of batch.events) {
@@ -27,6 +38,10 @@ export class LeaderCache<V> {
           this.entries.clear();
           this.generation++;
           return;
+        }
+        if (keys === 'unplaceable') {
+          dropped = true;
+          continue;
         }
         for (const key of keys) this.entries.delete(key);
         dropped ||= keys.length > 0;

@@ -7,6 +7,7 @@ import { projections } from '../../src/projections/index.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { verifyReadModels } from '../../src/projections/verify.js';
 import { adminKey, createConcert, startTestApi, type TestApi } from '../support/api.js';
+import { settleProjections } from '../support/system.js';
 
 const run = promisify(execFile);
 let api: TestApi;
@@ -53,15 +54,15 @@ describe('history and state', () => {
     });
     const { reservationId, seatId } = held.json<{ reservationId: string; seatId: string }>();
     // Recovery takes the seat back from a stalled payment, which then refunds its debit.
-    const recovery = new PaymentRecovery({
-      store: api.system.store,
-      clock: api.system.clock,
-      recoverAfterMs: 0,
-    });
+    const recovery = new PaymentRecovery({ ...api.system, recoverAfterMs: 0 });
     const stalled: PaymentDeps = {
       store: api.system.store,
       clock: api.system.clock,
-      afterStep: async (step) => void (step === 'seatLocked' && (await recovery.run())),
+      afterStep: async (step) => {
+        if (step !== 'seatLocked') return;
+        await settleProjections(api.system);
+        await recovery.run();
+      },
     };
     const tokenId = (
       await api.inject({

@@ -274,7 +274,7 @@ describe('paying for a seat (seat stream steps)', () => {
     seat
       .given([created, held(), paymentStarted, cancelled])
       .when((state) => decideCompleteSeatPayment(step, state))
-      .thenFails('CONCURRENCY_CONFLICT');
+      .thenFails('PAYMENT_ABORTED');
   });
 
   it('gives the hold back when a payment is cancelled', () => {

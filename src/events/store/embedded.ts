@@ -8,6 +8,7 @@ import { reachableBinaries, sharedCacheRoot } from './embedded/binaries.js';
 import { postgresUser, userCan, type PostgresUser } from './embedded/postgres-user.js';
 import {
   ClusterUsers,
+  processIdentity,
   runningPostmaster,
   waitForExit,
   type Postmaster,
@@ -17,6 +18,7 @@ import {
   initialiseCluster,
   serverUrl,
   spawnServer,
+  type SpawnOptions,
 } from './embedded/server-process.js';
 
 export interface EmbeddedPostgres {
@@ -51,6 +53,8 @@ export interface EmbeddedPostgresOptions {
    * failing. Only for a DATA_DIR nobody chose; a chosen one fails with the fix instead.
    */
   readonly relocateIfUnreachable?: boolean;
+  /** Supervision messages (the server died, was restarted). */
+  readonly log?: (line: string) => void;
 }
 
 /** The top-most directory on the way to `target` that `user` cannot enter. */
@@ -146,6 +150,7 @@ export async function startEmbeddedPostgres(
   await users.register();
   try {
     let how: 'started' | 'joined' = 'joined';
+    let spawnOptions: SpawnOptions | undefined;
     let server = runningPostmaster(clusterDir);
     if (server) server = await join(server, clusterDir);
     else {
@@ -161,32 +166,96 @@ export async function startEmbeddedPostgres(
       };
       const flags = Object.entries(settings).flatMap(([key, value]) => ['-c', `${key}=${value}`]);
       const logFile = path.join(base, 'postgres.log');
-      const spawned = await spawnServer({
-        binaries,
-        clusterDir,
-        port: options.port,
-        flags,
-        user,
-        logFile,
-      });
+      spawnOptions = { binaries, clusterDir, port: options.port, flags, user, logFile };
+      const spawned = await spawnServer(spawnOptions);
       if (spawned === 'locked') server = await join(runningPostmaster(clusterDir)!, clusterDir);
       else [server, how] = [spawned, 'started'];
     }
     await createDatabase(server.port, database);
-    return embeddedHandle(server, { clusterDir, database, how, users });
+    const supervisor =
+      how === 'started' && spawnOptions
+        ? supervise(server, spawnOptions, options.log ?? (() => undefined))
+        : undefined;
+    return embeddedHandle(server, { clusterDir, database, how, users, supervisor });
   } catch (error) {
     await users.unregister();
     throw error;
   }
 }
 
+interface Supervisor {
+  /** The postmaster now running (a restart changes its pid). */
+  current(): Postmaster;
+  /** Stops watching, after any restart in progress has finished. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Keeps the server this process started running: if the postmaster dies (killed,
+ * crashed), it is started again with backoff. Until then every API process answers 503
+ * and reconnects by itself once PostgreSQL is back. Orphaned backends must exit before a
+ * new postmaster can take the cluster, hence the retries.
+ */
+function supervise(
+  started: Postmaster,
+  spawnOptions: SpawnOptions,
+  log: (line: string) => void,
+): Supervisor {
+  let current = started;
+  let stopping = false;
+  let restarting: Promise<void> | undefined;
+  const restart = async () => {
+    for (let delay = 200; !stopping; delay = Math.min(delay * 2, 5000)) {
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (stopping) return;
+      const running = runningPostmaster(spawnOptions.clusterDir);
+      if (running) {
+        current = running;
+        return;
+      }
+      try {
+        const spawned = await spawnServer(spawnOptions);
+        if (spawned === 'locked') continue;
+        current = spawned;
+        log(`embedded PostgreSQL restarted (pid ${spawned.pid} on port ${spawned.port})`);
+        return;
+      } catch (error) {
+        log(`embedded PostgreSQL restart failed, retrying: ${(error as Error).message}`);
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    if (stopping || restarting || processIdentity(current.pid) !== undefined) return;
+    log(`embedded PostgreSQL pid ${current.pid} exited; restarting it`);
+    restarting = restart().finally(() => (restarting = undefined));
+  }, 500);
+  timer.unref();
+  return {
+    current: () => current,
+    stop: async () => {
+      stopping = true;
+      clearInterval(timer);
+      await restarting;
+    },
+  };
+}
+
 function embeddedHandle(
-  server: Postmaster,
-  context: { clusterDir: string; database: string; how: 'started' | 'joined'; users: ClusterUsers },
+  initial: Postmaster,
+  context: {
+    clusterDir: string;
+    database: string;
+    how: 'started' | 'joined';
+    users: ClusterUsers;
+    supervisor: Supervisor | undefined;
+  },
 ): EmbeddedPostgres {
+  const server = initial;
   let stopped: Promise<string> | undefined;
-  const described = `PostgreSQL pid ${server.pid} on port ${server.port}`;
   const leave = async () => {
+    await context.supervisor?.stop();
+    const server = context.supervisor?.current() ?? initial;
+    const described = `PostgreSQL pid ${server.pid} on port ${server.port}`;
     await context.users.unregister();
     const others = await context.users.others();
     if (others.length > 0) return `left ${described} running for pid ${others.join(', ')}`;
@@ -202,7 +271,9 @@ function embeddedHandle(
     url: serverUrl(server.port, context.database),
     clusterDir: context.clusterDir,
     port: server.port,
-    pid: server.pid,
+    get pid() {
+      return context.supervisor?.current().pid ?? server.pid;
+    },
     how: context.how,
     adminUrl: (name) => serverUrl(server.port, name),
     usedBy: () => context.users.others(),
