@@ -20,7 +20,7 @@ type TokenRow = Omit<TokenTable, 'admitted_at'>;
  * so far are exactly queue numbers 1..admitted_count. A pass whose time is up reads as
  * expired even before the admission process records it.
  */
-function toTokenView(row: TokenRow, admittedCount: number, now: Date): TokenView {
+export function toTokenView(row: TokenRow, admittedCount: number, now: Date): TokenView {
   const timedOut = row.status === 'pass' && row.expires_at !== null && row.expires_at <= now;
   const status = timedOut ? 'expired' : row.status;
   return {

@@ -1,17 +1,7 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  auditTime,
-  concatMap,
-  distinctUntilChanged,
-  from,
-  interval,
-  merge,
-  startWith,
-  takeWhile,
-} from 'rxjs';
 import { z } from 'zod';
 import { issueToken } from '../../commands/issue-token.js';
 import { admissionRate, type TokenView } from '../../queries/tokens.js';
+import { WaitingRoom } from '../waiting-room.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { streamTicketTtlSeconds } from '../stream-tickets.js';
@@ -24,16 +14,25 @@ export function queueRoutes(app: ZodApp, { system, findToken, streamTickets }: A
 
   // The admission rate changes slowly; one lookup a second serves every waiting poller.
   let rate = { value: 0, at: 0 };
-  async function estimatedWaitSeconds(token: TokenView): Promise<number> {
-    if (token.status !== 'hold') return 0;
+  async function perSecond(): Promise<number> {
     const now = clock();
     if (now.getTime() - rate.at > 1000)
       rate = { value: await admissionRate(db, now), at: now.getTime() };
     // With no admissions seen lately, assume slots free up only as passes run out.
-    const perSecond =
-      rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
-    return Math.ceil(token.position / perSecond);
+    return rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
   }
+  async function estimatedWaitSeconds(token: TokenView): Promise<number> {
+    if (token.status !== 'hold') return 0;
+    return Math.ceil(token.position / (await perSecond()));
+  }
+  // Every waiting stream of this process; positions are computed once per change for all.
+  const waitingRoom = new WaitingRoom({
+    db,
+    clock,
+    perSecond,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
+  app.addHook('preClose', async () => waitingRoom.close());
   const withEstimate = async (token: TokenView) => ({
     ...token,
     estimatedWaitSeconds: await estimatedWaitSeconds(token),
@@ -114,47 +113,14 @@ export function queueRoutes(app: ZodApp, { system, findToken, streamTickets }: A
         querystring: streamQuery,
       },
     },
-    (request: FastifyRequest, reply: FastifyReply) => {
-      const tokenId = request.caller!.token;
+    async (request, reply) => {
       reply.hijack();
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      // Projection progress pushes changes; a slow tick keeps the estimate fresh.
-      const subscription = merge(system.runner.changes.pipe(auditTime(200)), interval(5000))
-        .pipe(
-          startWith(undefined),
-          concatMap(() =>
-            from(
-              findToken(tokenId, clock()).then((token) =>
-                token ? withEstimate(token) : undefined,
-              ),
-            ),
-          ),
-          distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
-          takeWhile((token) => token !== undefined && token.status !== 'expired', true),
-        )
-        .subscribe({
-          next: (token) => {
-            if (!token) return;
-            reply.raw.write(
-              `event: ${token.status === 'expired' ? 'expired' : 'token'}\ndata: ${JSON.stringify(token)}\n\n`,
-            );
-          },
-          error: (error: unknown) => {
-            request.log.error({ err: error }, 'token event stream failed');
-            reply.raw.end();
-          },
-          complete: () => reply.raw.end(),
-        });
-      const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-      reply.raw.on('close', () => {
-        clearInterval(keepAlive);
-        subscription.unsubscribe();
-      });
+      const lastEventId = request.headers['last-event-id'];
+      await waitingRoom.open(
+        reply.raw,
+        request.caller!,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
     },
   );
 }
