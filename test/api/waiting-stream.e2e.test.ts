@@ -20,8 +20,8 @@ const at = (place: number) => (event: SseEvent) =>
 it('pushes each waiting stream its new place as the line moves, and ends with an expired event', async () => {
   const [, second, third] = [await join('line-1'), await join('line-2'), await join('line-3')];
   const url = `${api.baseUrl}/queue/tokens/current/events`;
-  const secondStream = await openSse(url, { 'x-queue-token': second! });
-  const thirdStream = await openSse(url, { 'x-queue-token': third! });
+  const secondStream = await openSse(url, { 'x-queue-token': second });
+  const thirdStream = await openSse(url, { 'x-queue-token': third });
   expect((await thirdStream.waitFor(at(3))).id).toBe('h3');
   await secondStream.waitFor(at(2));
 
@@ -50,13 +50,13 @@ it('resumes after a reconnect with Last-Event-ID: an unchanged place is not sent
   }
   const [, waiting] = [await join('resume-1'), await join('resume-2'), await join('resume-3')];
   const url = `${api.baseUrl}/queue/tokens/current/events`;
-  const first = await openSse(url, { 'x-queue-token': waiting! });
+  const first = await openSse(url, { 'x-queue-token': waiting });
   const seen = await first.waitFor((event) => event.event === 'token');
   const before = position(seen).position;
   first.close();
 
   // Back with the id it last saw: nothing new to say until the line moves.
-  const again = await openSse(url, { 'x-queue-token': waiting!, 'last-event-id': seen.id! });
+  const again = await openSse(url, { 'x-queue-token': waiting, 'last-event-id': seen.id! });
   expect(again.status).toBe(200);
   api.system.testClock.advance(61);
   await api.admit();
@@ -68,7 +68,7 @@ it('resumes after a reconnect with Last-Event-ID: an unchanged place is not sent
   // The line moves while it is away: on reconnect it hears the new place at once.
   api.system.testClock.advance(61);
   await api.admit();
-  const back = await openSse(url, { 'x-queue-token': waiting!, 'last-event-id': moved.id! });
+  const back = await openSse(url, { 'x-queue-token': waiting, 'last-event-id': moved.id! });
   const current = await back.waitFor((event) => event.event === 'token');
   expect(back.events[0]).toBe(current);
   expect(position(current)).toMatchObject({ status: 'pass', position: 0 });
