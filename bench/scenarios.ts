@@ -13,6 +13,7 @@ import { projections } from '../src/projections/index.js';
 import { countEventsInPostgres, rebuildProjection } from '../src/projections/rebuild.js';
 import { startSystem } from '../src/system.js';
 import { drive, freePort, percentile, startServer, until, type RunningServer } from './support.js';
+import { measureWaiting, waitingFigures } from './waiting.js';
 
 export interface Figure {
   readonly name: string;
@@ -527,6 +528,25 @@ const projection: Scenario = async (context) => {
   }
 };
 
+/** Waiting streams at 10,000 and at the most one process here can hold (~19,000). */
+const waiting: Scenario = async (context) => {
+  const counts = context.smoke ? [300] : [10_000, 19_000];
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  for (const count of counts) {
+    const run = await measureWaiting(
+      await context.createDatabase(),
+      count,
+      context.smoke ? 5000 : 14_000,
+      context.smoke ? 200 : 1000,
+    );
+    const result = waitingFigures(run);
+    figures.push(...result.figures);
+    notes.push(...result.notes);
+  }
+  return { scenario: 'waiting', figures, notes };
+};
+
 export const scenarios: Readonly<Record<string, Scenario>> = {
   append,
   hold,
@@ -534,5 +554,6 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   queries,
   queue,
   projection,
+  waiting,
 };
 export { percentile };
