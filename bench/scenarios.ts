@@ -530,7 +530,10 @@ const projection: Scenario = async (context) => {
 
 /** Waiting streams at 10,000 and at the most one process here can hold (~19,000). */
 const waiting: Scenario = async (context) => {
-  const counts = context.smoke ? [300] : [10_000, 19_000];
+  // BENCH_WAITING_COUNTS=10000 runs one size only.
+  const counts = context.smoke
+    ? [300]
+    : (process.env.BENCH_WAITING_COUNTS?.split(',').map(Number) ?? [10_000, 19_000]);
   const figures: Figure[] = [];
   const notes: string[] = [];
   for (const count of counts) {
@@ -541,6 +544,8 @@ const waiting: Scenario = async (context) => {
       context.smoke ? 200 : 1000,
     );
     const result = waitingFigures(run);
+    // Each size is printed as it finishes: a long run that fails later keeps these.
+    console.log(JSON.stringify(run));
     figures.push(...result.figures);
     notes.push(...result.notes);
   }

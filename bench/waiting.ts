@@ -89,6 +89,7 @@ export async function measureWaiting(
     ADMISSION_INTERVAL_MS: '500',
   });
   const db = new pg.Client({ connectionString: databaseUrl });
+  db.on('error', () => undefined);
   await db.connect();
   const clients: ClientProcess[] = [];
   try {
