@@ -169,9 +169,14 @@ export function createWaitEstimator(deps: {
     }
     return cached!.snapshot;
   };
-  return async (token: { status: string; position: number | null }): Promise<number | null> => {
+  const estimate = async (token: {
+    status: string;
+    position: number | null;
+  }): Promise<number | null> => {
     if (token.status !== 'hold') return 0;
     if (token.position === null) return null;
     return estimateWaitSeconds(token.position, await snapshot());
   };
+  /** The cached line, for callers that estimate many positions at once (the waiting room). */
+  return Object.assign(estimate, { line: snapshot });
 }

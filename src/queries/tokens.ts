@@ -19,7 +19,7 @@ export interface TokenView {
   readonly reason?: 'ttl' | 'payment' | 'revoked';
 }
 
-type TokenRow = Omit<TokenTable, 'admitted_at' | 'draw_round'> & { opens_at: Date | null };
+export type TokenRow = Omit<TokenTable, 'admitted_at' | 'draw_round'> & { opens_at: Date | null };
 
 /** What places every waiting token: admissions so far and the numbers nobody holds. */
 export interface Placement {
@@ -28,7 +28,7 @@ export interface Placement {
   readonly holes: readonly number[];
 }
 
-function holesBelow(holes: readonly number[], number: number): number {
+export function holesBelow(holes: readonly number[], number: number): number {
   let low = 0;
   let high = holes.length;
   while (low < high) {

@@ -1,15 +1,5 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  auditTime,
-  concatMap,
-  distinctUntilChanged,
-  filter,
-  from,
-  interval,
-  merge,
-  startWith,
-  takeWhile,
-} from 'rxjs';
+import type { FastifyReply } from 'fastify';
+import { filter } from 'rxjs';
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
@@ -17,6 +7,7 @@ import { effectiveSettings, firstQueueSettings, readQueue } from '../../commands
 import { queueEventTypes } from '../../events/queue.js';
 import { createWaitEstimator } from '../../queries/queue-estimate.js';
 import type { TokenView } from '../../queries/tokens.js';
+import { WaitingRoom } from '../waiting-room.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
@@ -76,6 +67,14 @@ export function queueRoutes(
       ),
     ),
   });
+  // Every waiting stream of this process; positions are computed once per change for all.
+  const waitingRoom = new WaitingRoom({
+    db,
+    clock,
+    line: estimatedWaitSeconds.line,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
+  app.addHook('preClose', async () => waitingRoom.close());
   const withEstimate = async (token: TokenView) => ({
     ...token,
     estimatedWaitSeconds: await estimatedWaitSeconds(token),
@@ -181,50 +180,17 @@ export function queueRoutes(
         querystring: streamQuery,
       },
     },
-    (request: FastifyRequest, reply: FastifyReply) => {
-      const tokenId = request.caller!.token;
+    async (request, reply) => {
       reply.hijack();
       // Helmet's and CORS headers were set on the reply before the hijack: keep them.
       for (const [name, value] of Object.entries(reply.getHeaders()))
         if (value !== undefined) reply.raw.setHeader(name, value);
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      // Projection progress pushes changes; a slow tick keeps the estimate fresh.
-      const subscription = merge(system.runner.changes.pipe(auditTime(200)), interval(5000))
-        .pipe(
-          startWith(undefined),
-          concatMap(() =>
-            from(
-              findToken(tokenId, clock()).then((token) =>
-                token ? withEstimate(token) : undefined,
-              ),
-            ),
-          ),
-          distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
-          takeWhile((token) => token !== undefined && token.status !== 'expired', true),
-        )
-        .subscribe({
-          next: (token) => {
-            if (!token) return;
-            reply.raw.write(
-              `event: ${token.status === 'expired' ? 'expired' : 'token'}\ndata: ${JSON.stringify(token)}\n\n`,
-            );
-          },
-          error: (error: unknown) => {
-            request.log.error({ err: error }, 'token event stream failed');
-            reply.raw.end();
-          },
-          complete: () => reply.raw.end(),
-        });
-      const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-      reply.raw.on('close', () => {
-        clearInterval(keepAlive);
-        subscription.unsubscribe();
-      });
+      const lastEventId = request.headers['last-event-id'];
+      await waitingRoom.open(
+        reply.raw,
+        request.caller!,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
     },
   );
 }
