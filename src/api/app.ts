@@ -20,6 +20,7 @@ import { operationsRoutes } from './routes/operations.js';
 import { paymentRoutes } from './routes/payments.js';
 import { queueRoutes } from './routes/queue.js';
 import { reservationRoutes } from './routes/reservations.js';
+import { seatMapRoutes } from './routes/seat-map.js';
 import { walletRoutes } from './routes/wallet.js';
 
 export interface BuildAppOptions {
@@ -75,6 +76,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   for (const routes of [
     queueRoutes,
     concertRoutes,
+    seatMapRoutes,
     reservationRoutes,
     walletRoutes,
     paymentRoutes,
