@@ -22,6 +22,7 @@ import { queueRoutes } from './routes/queue.js';
 import { reservationRoutes } from './routes/reservations.js';
 import { seatMapRoutes } from './routes/seat-map.js';
 import { walletRoutes } from './routes/wallet.js';
+import { webRoutes } from './routes/web.js';
 
 export interface BuildAppOptions {
   readonly system: System;
@@ -82,6 +83,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     paymentRoutes,
     adminRoutes,
     operationsRoutes,
+    webRoutes,
   ]) {
     routes(app, context);
   }
