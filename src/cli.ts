@@ -9,7 +9,8 @@ import {
   type RebuildProgress,
 } from './projections/rebuild.js';
 import { verifyReadModels } from './projections/verify.js';
-import { streamHistory, streamStateAt, traceUser, type HistoryEntry } from './queries/streams.js';
+import { streamHistory, streamStateAt, type HistoryEntry } from './queries/streams.js';
+import { traceUser } from './queries/user-trace.js';
 import { startSystem, type System } from './system.js';
 
 const usage = `Usage: npm run cli -- <command> [options]
@@ -140,7 +141,7 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'trace':
-        printHistory(await traceUser(system.store, values.user!), values.json);
+        printHistory(await traceUser(system, values.user!), values.json);
         return 0;
       case 'rebuild': {
         const print = progressPrinter();

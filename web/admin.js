@@ -105,7 +105,7 @@ function eventsTable(events) {
     h('thead', {}, h('tr', {}, ['Position', 'Rev', 'Type', 'Time', 'Data'].map((title) => h('th', { scope: 'col' }, title)))),
     h('tbody', {}, events.map((event) => h('tr', {},
       h('td', {}, event.position), h('td', {}, event.revision),
-      h('th', { scope: 'row' }, event.type + (event.streamName ? ` (${event.streamName})` : '')),
+      h('th', { scope: 'row' }, event.type + (event.stream ? ` (${event.stream})` : '')),
       h('td', {}, when(event.createdAt)),
       h('td', {}, h('pre', {}, JSON.stringify(event.data, null, 1))),
     ))),

@@ -15,6 +15,7 @@ import { registerAccess } from './plugins/access.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
 import { adminRoutes } from './routes/admin.js';
+import { auditRoutes } from './routes/audit.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
 import { paymentRoutes } from './routes/payments.js';
@@ -82,6 +83,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     walletRoutes,
     paymentRoutes,
     adminRoutes,
+    auditRoutes,
     operationsRoutes,
     webRoutes,
   ]) {

@@ -81,37 +81,3 @@ export async function streamStateAt(store: EventStore, streamName: string, at: s
     state: foldEvents(kind, events),
   };
 }
-
-/** Everything that happened to one user, in log order: tokens, wallet, holds, payments. */
-export async function traceUser(
-  store: EventStore,
-  userId: string,
-): Promise<(HistoryEntry & { stream: string })[]> {
-  const own = [`token-${userId}`, `wallet-${userId}`];
-  const entries: (HistoryEntry & { stream: string })[] = [];
-  // Later events of a user's hold or payment need not name the user again.
-  const reservations = new Set<string>();
-  const payments = new Set<string>();
-  let from;
-  for (;;) {
-    const events = await store.readAll({
-      fromPosition: from,
-      filter: { streamPrefixes: [...own, 'seat-', 'payment-'] },
-      maxCount: 5000,
-    });
-    for (const event of events) {
-      const data = event.data as { userId?: unknown; reservationId?: unknown; paymentId?: unknown };
-      const mine =
-        own.includes(event.streamName) ||
-        data.userId === userId ||
-        (typeof data.reservationId === 'string' && reservations.has(data.reservationId)) ||
-        (typeof data.paymentId === 'string' && payments.has(data.paymentId));
-      if (!mine) continue;
-      if (typeof data.reservationId === 'string') reservations.add(data.reservationId);
-      if (typeof data.paymentId === 'string') payments.add(data.paymentId);
-      entries.push({ stream: event.streamName, ...toHistoryEntry(event) });
-    }
-    if (events.length < 5000) return entries;
-    from = events[events.length - 1]!.position;
-  }
-}
