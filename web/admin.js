@@ -92,7 +92,9 @@ function projectionsView() {
       h('td', {}, row.lag),
       h('td', {}, row.eventsApplied),
       h('td', {}, row.status + (row.lastError ? ` (${row.lastError})` : '')),
-      h('td', { class: 'rebuild-progress' }, progressText(row.rebuild)),
+      h('td', { class: 'rebuild-progress' }, row.rebuild ? h('progress', {
+        max: row.rebuild.total ?? 1, value: row.rebuild.phase === 'done' ? row.rebuild.total ?? 1 : row.rebuild.applied,
+        'aria-label': `Rebuild of ${row.name}` }) : '', ' ', progressText(row.rebuild)),
       h('td', {}, h('button', { type: 'button', 'aria-label': `Rebuild ${row.name}`,
         disabled: row.rebuild && row.rebuild.phase !== 'done' && !row.rebuild.error,
         onclick: () => rebuild(row.name) }, 'Rebuild')),
