@@ -14,6 +14,7 @@ import type { ApiContext } from './context.js';
 import { registerAccess } from './plugins/access.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { registerProblemDetails } from './problem-details.js';
+import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
 import { auditRoutes } from './routes/audit.js';
 import { concertRoutes } from './routes/concerts.js';
@@ -57,6 +58,13 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
         securitySchemes: {
           queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
           adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          streamTicket: {
+            type: 'apiKey',
+            in: 'query',
+            name: 'ticket',
+            description:
+              'Event streams only (`.../events`), for browsers whose EventSource cannot send headers: a ticket from `POST /queue/tokens/current/stream-ticket`, valid for 60 s to open a stream (an open stream stays open). It never contains the queue token itself.',
+          },
         },
       },
     },
@@ -67,14 +75,15 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);
   const findToken = createTokenLookup(system);
-  registerAccess(app, { findToken, clock: system.clock, adminApiKey });
+  const streamTickets = new StreamTickets(await loadStreamTicketKey(system.db));
+  registerAccess(app, { findToken, clock: system.clock, adminApiKey, streamTickets });
 
   const rebuilds = new RebuildJobs({
     ...system,
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());
-  const context: ApiContext = { system, metrics, rebuilds, findToken };
+  const context: ApiContext = { system, metrics, rebuilds, findToken, streamTickets };
   for (const routes of [
     queueRoutes,
     concertRoutes,

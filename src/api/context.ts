@@ -10,6 +10,7 @@ import type { RebuildJobs } from '../projections/rebuild.js';
 import type { TokenView } from '../queries/tokens.js';
 import type { System } from '../system.js';
 import type { Metrics } from './plugins/metrics.js';
+import type { StreamTickets } from './stream-tickets.js';
 
 export type ZodApp = FastifyInstance<
   RawServerDefault,
@@ -25,4 +26,6 @@ export interface ApiContext {
   readonly rebuilds: RebuildJobs;
   /** Token lookups, cached in the projection leader (queries/tokens.ts). */
   readonly findToken: (tokenId: string, now: Date) => Promise<TokenView | undefined>;
+  /** Short-lived tickets that let a browser's EventSource open an event stream. */
+  readonly streamTickets: StreamTickets;
 }

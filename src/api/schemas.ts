@@ -33,3 +33,22 @@ export const problem = z
     code: z.string(),
   })
   .describe('RFC 9457 problem details');
+
+/**
+ * The query of every event stream (`.../events`): `ticket` authenticates a browser's
+ * EventSource instead of X-Queue-Token (the access plugin checks it; see stream-tickets.ts).
+ */
+export const streamQuery = z.object({
+  ticket: z
+    .string()
+    .max(200)
+    .optional()
+    .describe(
+      'A stream ticket from POST /queue/tokens/current/stream-ticket, instead of X-Queue-Token',
+    ),
+});
+/** Event streams take the queue token in a header, or a stream ticket in the query. */
+export const streamSecurity: Record<string, string[]>[] = [
+  { queueToken: [] },
+  { streamTicket: [] },
+];

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../commands/errors.js';
 import type { Clock } from '../../commands/clock.js';
 import type { TokenView } from '../../queries/tokens.js';
+import type { StreamTickets } from '../stream-tickets.js';
 
 /** Who may call a route. Every route declares one in `config.access`. */
 export type Access = 'public' | 'admin' | 'any-token' | 'pass';
@@ -12,6 +13,11 @@ declare module 'fastify' {
     access?: Access;
     /** POST /payments: an idempotent replay may come after the payment expired the token. */
     allowExpiredForReplay?: boolean;
+    /**
+     * An event stream: besides X-Queue-Token it accepts `?ticket=` (a short-lived stream
+     * ticket, api/stream-tickets.ts), which a browser's EventSource can send.
+     */
+    streamTicket?: boolean;
   }
   interface FastifyRequest {
     /** The token's owner: the caller's identity for every token-gated route. */
@@ -27,6 +33,30 @@ function keysMatch(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
+/** The queue token id from X-Queue-Token or, on event streams only, from a stream ticket. */
+function callerTokenId(
+  request: FastifyRequest,
+  deps: { clock: Clock; streamTickets: StreamTickets },
+): string {
+  const header = request.headers['x-queue-token'];
+  const { ticket } = request.query as { ticket?: unknown };
+  if (header === undefined && request.routeOptions.config.streamTicket && ticket !== undefined) {
+    const opened =
+      typeof ticket === 'string' ? deps.streamTickets.open(ticket, deps.clock()) : undefined;
+    if (opened && 'tokenId' in opened) return opened.tokenId;
+    throw new DomainError(
+      'TOKEN_INVALID',
+      opened?.refused === 'expired'
+        ? 'this stream ticket has expired; get a new one from POST /queue/tokens/current/stream-ticket'
+        : 'this stream ticket is not valid',
+    );
+  }
+  if (typeof header !== 'string' || !tokenFormat.test(header)) {
+    throw new DomainError('TOKEN_INVALID', 'a valid X-Queue-Token header is required');
+  }
+  return header.toLowerCase();
+}
+
 /**
  * Checks X-Queue-Token or X-Admin-Key once, before the body is even parsed, and puts the
  * caller on the request. No route takes a userId from the request except token issuance.
@@ -37,6 +67,7 @@ export function registerAccess(
     findToken: (tokenId: string, now: Date) => Promise<TokenView | undefined>;
     clock: Clock;
     adminApiKey: string;
+    streamTickets: StreamTickets;
   },
 ): void {
   app.decorateRequest('caller', null);
@@ -50,11 +81,8 @@ export function registerAccess(
       }
       return;
     }
-    const header = request.headers['x-queue-token'];
-    if (typeof header !== 'string' || !tokenFormat.test(header)) {
-      throw new DomainError('TOKEN_INVALID', 'a valid X-Queue-Token header is required');
-    }
-    const token = await deps.findToken(header.toLowerCase(), deps.clock());
+    const tokenId = callerTokenId(request, deps);
+    const token = await deps.findToken(tokenId, deps.clock());
     if (!token) throw new DomainError('TOKEN_INVALID', 'this queue token is not known');
     request.caller = token;
     if (access === 'any-token') return;

@@ -14,11 +14,12 @@ import { issueToken } from '../../commands/issue-token.js';
 import { admissionRate, type TokenView } from '../../queries/tokens.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { problem, tokenView } from '../schemas.js';
+import { streamTicketTtlSeconds } from '../stream-tickets.js';
+import { isoTime, problem, streamQuery, streamSecurity, tokenView } from '../schemas.js';
 
 const currentToken = tokenView.extend({ estimatedWaitSeconds: z.number().int().nonnegative() });
 
-export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): void {
+export function queueRoutes(app: ZodApp, { system, findToken, streamTickets }: ApiContext): void {
   const { db, clock, config } = system;
 
   // The admission rate changes slowly; one lookup a second serves every waiting poller.
@@ -84,13 +85,33 @@ export function queueRoutes(app: ZodApp, { system, findToken }: ApiContext): voi
     async (request) => withEstimate(request.caller!),
   );
 
-  app.get(
-    '/queue/tokens/current/events',
+  app.post(
+    '/queue/tokens/current/stream-ticket',
     {
       config: { access: 'any-token' },
       schema: {
         tags: ['queue'],
+        summary: 'A short-lived ticket that lets a browser EventSource open your event streams',
+        description: `EventSource cannot send X-Queue-Token. Open \`.../events?ticket=...\` with this ticket instead, within ${streamTicketTtlSeconds} s; the stream then stays open. The ticket does not contain your queue token, opens only event streams, and can be fetched again whenever a stream has to be reopened.`,
+        security: [{ queueToken: [] }],
+        response: {
+          200: z.object({ ticket: z.string(), expiresAt: isoTime }),
+          401: problem,
+        },
+      },
+    },
+    async (request) => streamTickets.issue(request.caller!.token, clock()),
+  );
+
+  app.get(
+    '/queue/tokens/current/events',
+    {
+      config: { access: 'any-token', streamTicket: true },
+      schema: {
+        tags: ['queue'],
         summary: 'Server-sent events with your token whenever it changes; a final `expired` event',
+        security: streamSecurity,
+        querystring: streamQuery,
       },
     },
     (request: FastifyRequest, reply: FastifyReply) => {

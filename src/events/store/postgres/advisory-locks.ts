@@ -8,4 +8,6 @@ export const advisoryLocks = {
   admission: 7_331_003,
   /** Read-model table creation and version resets (projections/runner.ts). */
   projectionSetup: 7_331_004,
+  /** Creating the shared service keys (api/stream-tickets.ts). */
+  serviceKeys: 7_331_005,
 } as const;
