@@ -29,7 +29,7 @@ export default tseslint.config(
       sourceType: 'module',
       globals: Object.fromEntries(
         ['window', 'document', 'sessionStorage', 'fetch', 'EventSource', 'FormData', 'Node', 'crypto',
-          'TextDecoderStream', 'setTimeout', 'setInterval', 'clearInterval', 'AbortController', 'console',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'AbortController', 'console',
         ].map((name) => [name, 'readonly']),
       ),
     },

@@ -39,7 +39,8 @@ function guarded(run) {
       announce('');
       await run(...args);
     } catch (error) {
-      if (error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_INVALID') return expired(error.message);
+      if (error.code === 'TOKEN_EXPIRED' || error.code === 'TOKEN_INVALID')
+        return expired(error.message);
       fail(error);
     }
   };
@@ -68,7 +69,13 @@ function joinView() {
       'form',
       { onsubmit: submit, class: 'stack' },
       h('label', { for: 'user-id' }, 'User name'),
-      h('input', { id: 'user-id', name: 'userId', autocomplete: 'username', pattern: '[A-Za-z0-9_.\\-]{1,64}', 'aria-describedby': 'user-id-help' }),
+      h('input', {
+        id: 'user-id',
+        name: 'userId',
+        autocomplete: 'username',
+        pattern: '[A-Za-z0-9_.\\-]{1,64}',
+        'aria-describedby': 'user-id-help',
+      }),
       h('small', { id: 'user-id-help' }, 'Letters, digits, dot, dash or underscore.'),
       h(
         'details',
@@ -89,7 +96,12 @@ function waitingView(initial) {
   let first = initial.position;
   const position = h('strong', { id: 'position' }, '…');
   const estimate = h('span', { id: 'estimate' }, '…');
-  const bar = h('progress', { id: 'progress', max: 100, value: 0, 'aria-label': 'Progress through the line' });
+  const bar = h('progress', {
+    id: 'progress',
+    max: 100,
+    value: 0,
+    'aria-label': 'Progress through the line',
+  });
   const render = (token) => {
     if (token.prequeue) {
       position.textContent = 'not drawn yet';
@@ -109,13 +121,15 @@ function waitingView(initial) {
     root,
     h('h2', {}, 'Waiting room'),
     h('p', {}, 'Keep this page open; it moves on by itself when it is your turn.'),
-    h('div', { class: 'waiting', role: 'status', 'aria-live': 'polite' },
+    h(
+      'div',
+      { class: 'waiting', role: 'status', 'aria-live': 'polite' },
       h('p', {}, 'Your place in line: ', position),
       h('p', {}, 'Estimated wait: ', estimate),
       bar,
     ),
   );
-  stopFollowing = follow('/queue/tokens/current/events', {
+  stopFollowing = follow(() => '/queue/tokens/current/events', {
     token: session.token,
     on: {
       token: (token) => (token.status === 'pass' ? concertsView() : render(token)),
@@ -139,28 +153,49 @@ const concertsView = guarded(async () => {
     h('h2', {}, 'Concerts'),
     concerts.length === 0
       ? h('p', {}, 'No concerts are scheduled.')
-      : h('ul', { class: 'choices' },
+      : h(
+          'ul',
+          { class: 'choices' },
           concerts.map((concert) =>
-            h('li', {}, h('button', { type: 'button', onclick: () => datesView(concert) }, concert.title)),
+            h(
+              'li',
+              {},
+              h('button', { type: 'button', onclick: () => datesView(concert) }, concert.title),
+            ),
           ),
         ),
   );
 });
 
 const datesView = guarded(async (concert) => {
-  const dates = await api('GET', `/concerts/${encodeURIComponent(concert.concertId)}/dates`, { headers: auth() });
+  const dates = await api('GET', `/concerts/${encodeURIComponent(concert.concertId)}/dates`, {
+    headers: auth(),
+  });
   show(
     root,
     h('h2', {}, concert.title),
     dates.length === 0
       ? h('p', {}, 'No dates with free seats remain.')
-      : h('ul', { class: 'choices' },
+      : h(
+          'ul',
+          { class: 'choices' },
           dates.map((date) =>
-            h('li', {}, h('button', { type: 'button', onclick: () => seatMapView(concert, date) },
-              `${when(date.concertTime)} — ${date.availableSeats} seats free`)),
+            h(
+              'li',
+              {},
+              h(
+                'button',
+                { type: 'button', onclick: () => seatMapView(concert, date) },
+                `${when(date.concertTime)} — ${date.availableSeats} seats free`,
+              ),
+            ),
           ),
         ),
-    h('button', { type: 'button', class: 'secondary', onclick: () => concertsView() }, 'Back to concerts'),
+    h(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => concertsView() },
+      'Back to concerts',
+    ),
   );
 });
 
@@ -168,18 +203,33 @@ const statusWords = { empty: 'free', held: 'held', sold: 'sold' };
 
 const seatMapView = guarded(async (concert, date) => {
   stopFollowing();
-  const map = await api('GET', `/concert-times/${encodeURIComponent(date.concertTimeId)}/seat-map`, { headers: auth() });
+  const map = await api(
+    'GET',
+    `/concert-times/${encodeURIComponent(date.concertTimeId)}/seat-map`,
+    { headers: auth() },
+  );
   const buttons = new Map();
   const paint = (button, seat) => {
     button.dataset.status = seat.status;
     button.disabled = seat.status !== 'empty';
-    button.setAttribute('aria-label', `Seat ${seat.seatNumber}, ${won(seat.price)}, ${statusWords[seat.status]}`);
+    button.setAttribute(
+      'aria-label',
+      `Seat ${seat.seatNumber}, ${won(seat.price)}, ${statusWords[seat.status]}`,
+    );
     button.querySelector('.seat-status').textContent = statusWords[seat.status];
   };
-  const grid = h('div', { class: 'seat-grid', role: 'group', 'aria-label': 'Seats' },
+  const grid = h(
+    'div',
+    { class: 'seat-grid', role: 'group', 'aria-label': 'Seats' },
     map.seats.map((seat) => {
-      const button = h('button', { type: 'button', class: 'seat', 'data-seat-number': seat.seatNumber,
-        onclick: () => holdSeat(concert, date, seat) },
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'seat',
+          'data-seat-number': seat.seatNumber,
+          onclick: () => holdSeat(concert, date, seat),
+        },
         h('span', { class: 'seat-number' }, seat.seatNumber),
         h('span', { class: 'seat-price' }, won(seat.price)),
         h('span', { class: 'seat-status' }, ''),
@@ -193,13 +243,23 @@ const seatMapView = guarded(async (concert, date) => {
     root,
     h('h2', {}, `${concert.title}, ${when(date.concertTime)}`),
     h('p', {}, 'Pick a free seat. The map updates live as others hold or buy seats.'),
-    h('ul', { class: 'legend', 'aria-label': 'Legend' },
-      ['empty', 'held', 'sold'].map((state) => h('li', { 'data-status': state }, statusWords[state]))),
+    h(
+      'ul',
+      { class: 'legend', 'aria-label': 'Legend' },
+      ['empty', 'held', 'sold'].map((state) =>
+        h('li', { 'data-status': state }, statusWords[state]),
+      ),
+    ),
     grid,
-    h('button', { type: 'button', class: 'secondary', onclick: () => datesView(concert) }, 'Back to dates'),
+    h(
+      'button',
+      { type: 'button', class: 'secondary', onclick: () => datesView(concert) },
+      'Back to dates',
+    ),
   );
   stopFollowing = follow(
-    `/concert-times/${encodeURIComponent(date.concertTimeId)}/seat-map/events?after=${encodeURIComponent(map.asOf)}`,
+    (lastEventId) =>
+      `/concert-times/${encodeURIComponent(date.concertTimeId)}/seat-map/events?after=${encodeURIComponent(lastEventId ?? map.asOf)}`,
     {
       token: session.token,
       on: {
@@ -231,12 +291,18 @@ async function holdView(concert, date, seat, reservation) {
   const countdown = h('strong', { id: 'countdown' }, '');
   let chargeKey = crypto.randomUUID();
   const tick = () => {
-    const left = Math.max(0, Math.round((Date.parse(reservation.holdExpiresAt) - Date.now()) / 1000));
+    const left = Math.max(
+      0,
+      Math.round((Date.parse(reservation.holdExpiresAt) - Date.now()) / 1000),
+    );
     countdown.textContent = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, '0')}`;
     if (left === 0) {
       clearInterval(timer);
       payButton.disabled = true;
-      announce('Your hold ran out. The seat is free for others again; please pick a seat.', 'error');
+      announce(
+        'Your hold ran out. The seat is free for others again; please pick a seat.',
+        'error',
+      );
     }
   };
   const topUp = guarded(async (event) => {
@@ -265,16 +331,31 @@ async function holdView(concert, date, seat, reservation) {
       payButton.disabled = false;
     }
   });
-  const payButton = h('button', { type: 'button', id: 'pay', onclick: pay }, `Pay ${won(reservation.price)}`);
+  const payButton = h(
+    'button',
+    { type: 'button', id: 'pay', onclick: pay },
+    `Pay ${won(reservation.price)}`,
+  );
   show(
     root,
     h('h2', {}, `Seat ${seat.seatNumber} is held for you`),
     h('p', { role: 'timer', 'aria-live': 'off' }, 'Time left to pay: ', countdown),
     h('p', {}, `${concert.title}, ${when(date.concertTime)} — price ${won(reservation.price)}`),
     h('p', {}, 'Wallet balance: ', balance),
-    h('form', { class: 'inline', onsubmit: topUp },
+    h(
+      'form',
+      { class: 'inline', onsubmit: topUp },
       h('label', { for: 'amount' }, 'Top up amount (₩)'),
-      h('input', { id: 'amount', name: 'amount', type: 'number', min: 1, step: 1, required: true, value: reservation.price, inputmode: 'numeric' }),
+      h('input', {
+        id: 'amount',
+        name: 'amount',
+        type: 'number',
+        min: 1,
+        step: 1,
+        required: true,
+        value: reservation.price,
+        inputmode: 'numeric',
+      }),
       h('button', { type: 'submit' }, 'Top up'),
     ),
     payButton,
@@ -288,13 +369,21 @@ function receiptView(concert, date, seat, payment) {
     root,
     h('h2', {}, 'Receipt'),
     h('p', { class: 'success' }, 'Payment complete. Enjoy the concert!'),
-    h('dl', { class: 'receipt' },
-      h('dt', {}, 'Concert'), h('dd', {}, concert.title),
-      h('dt', {}, 'Date'), h('dd', {}, when(date.concertTime)),
-      h('dt', {}, 'Seat'), h('dd', {}, String(seat.seatNumber)),
-      h('dt', {}, 'Paid'), h('dd', { id: 'paid-amount' }, won(payment.amount)),
-      h('dt', {}, 'Wallet balance'), h('dd', {}, won(payment.balance)),
-      h('dt', {}, 'Payment id'), h('dd', { id: 'payment-id' }, payment.paymentId),
+    h(
+      'dl',
+      { class: 'receipt' },
+      h('dt', {}, 'Concert'),
+      h('dd', {}, concert.title),
+      h('dt', {}, 'Date'),
+      h('dd', {}, when(date.concertTime)),
+      h('dt', {}, 'Seat'),
+      h('dd', {}, String(seat.seatNumber)),
+      h('dt', {}, 'Paid'),
+      h('dd', { id: 'paid-amount' }, won(payment.amount)),
+      h('dt', {}, 'Wallet balance'),
+      h('dd', {}, won(payment.balance)),
+      h('dt', {}, 'Payment id'),
+      h('dd', { id: 'payment-id' }, payment.paymentId),
     ),
     h('button', { type: 'button', onclick: () => joinView() }, 'Buy another ticket'),
   );

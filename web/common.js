@@ -52,7 +52,10 @@ export async function api(method, path, { body, headers = {} } = {}) {
   try {
     response = await fetch(path, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+      headers: {
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
   } catch {
@@ -70,44 +73,48 @@ export async function api(method, path, { body, headers = {} } = {}) {
 }
 
 /**
- * Follows a server-sent event stream. With a queue token it asks for a short-lived stream
- * ticket (so the token never goes into a URL) and uses EventSource; where the server has no
- * ticket endpoint it reads the stream with fetch and the header instead.
- * `on` maps event names to handlers; returns a function that stops following.
+ * Follows a server-sent event stream with EventSource. EventSource cannot send headers, so
+ * each (re)connection first trades the queue token for a short-lived stream ticket: the
+ * token itself never goes into a URL. `path(lastEventId)` builds the stream's path, so a
+ * reopened stream resumes after the last event seen. `on` maps event names to handlers;
+ * returns a function that stops following.
  */
 export function follow(path, { token, on, onError }) {
   let stopped = false;
   let source;
-  const controller = new AbortController();
-  const dispatch = (event, data, id) => {
-    const handler = on[event];
-    if (handler) handler(data, id);
-  };
-  const start = async () => {
-    const ticket = token ? await streamTicket(token) : undefined;
+  let lastEventId;
+  let retry;
+  const open = async () => {
+    const ticket = await streamTicket(token);
     if (stopped) return;
-    if (ticket !== undefined || !token) {
-      const separator = path.includes('?') ? '&' : '?';
-      source = new EventSource(ticket ? `${path}${separator}ticket=${encodeURIComponent(ticket)}` : path);
-      for (const event of Object.keys(on)) {
-        source.addEventListener(event, (message) => {
-          dispatch(event, JSON.parse(message.data), message.lastEventId);
-          if (event === 'expired') source.close();
-        });
-      }
-      source.onerror = () => onError?.();
-      return;
+    if (ticket === undefined) return reopenSoon();
+    const url = path(lastEventId);
+    source = new EventSource(
+      `${url}${url.includes('?') ? '&' : '?'}ticket=${encodeURIComponent(ticket)}`,
+    );
+    for (const event of Object.keys(on)) {
+      source.addEventListener(event, (message) => {
+        if (message.lastEventId) lastEventId = message.lastEventId;
+        if (event === 'expired') stop();
+        on[event](JSON.parse(message.data), message.lastEventId);
+      });
     }
-    await readWithFetch(path, token, controller.signal, dispatch).catch(() => {
-      if (!stopped) onError?.();
-    });
+    source.onerror = () => {
+      onError?.();
+      // EventSource retries by itself, but not once the server refused (an old ticket).
+      if (source.readyState === EventSource.CLOSED) reopenSoon();
+    };
   };
-  void start();
-  return () => {
+  const reopenSoon = () => {
+    if (!stopped) retry = setTimeout(() => void open(), 2000);
+  };
+  const stop = () => {
     stopped = true;
+    clearTimeout(retry);
     source?.close();
-    controller.abort();
   };
+  void open();
+  return stop;
 }
 
 async function streamTicket(token) {
@@ -116,34 +123,9 @@ async function streamTicket(token) {
       method: 'POST',
       headers: { 'x-queue-token': token },
     });
-    if (response.status === 404) return undefined;
-    if (!response.ok) return undefined;
-    return (await response.json()).ticket;
+    return response.ok ? (await response.json()).ticket : undefined;
   } catch {
     return undefined;
-  }
-}
-
-async function readWithFetch(path, token, signal, dispatch) {
-  const response = await fetch(path, { headers: { 'x-queue-token': token }, signal });
-  if (!response.ok || !response.body) throw new Error(`stream refused: ${response.status}`);
-  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffer += value;
-    let split;
-    while ((split = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, split);
-      buffer = buffer.slice(split + 2);
-      const fields = {};
-      for (const line of block.split('\n')) {
-        const colon = line.indexOf(':');
-        if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trimStart();
-      }
-      if (fields.data !== undefined) dispatch(fields.event ?? 'message', JSON.parse(fields.data), fields.id);
-    }
   }
 }
 

@@ -113,6 +113,29 @@ it('streams every change after the map, resumes from Last-Event-ID, and ends whe
   expect(await resumed.next()).toBeUndefined();
 });
 
+it('opens from a browser EventSource with a stream ticket instead of the token', async () => {
+  const concert = await createConcert(api, 2);
+  const { concertTimeId, seats } = concert.dates[0]!;
+  const viewer = await api.admittedUser('ticket-viewer');
+  const map = await seatMap(viewer, concertTimeId);
+  const ticket = await api.inject({
+    method: 'POST',
+    url: '/queue/tokens/current/stream-ticket',
+    headers: as(viewer),
+  });
+  const url = `${api.baseUrl}/concert-times/${concertTimeId}/seat-map/events?after=${encodeURIComponent(map.asOf)}&ticket=${encodeURIComponent(ticket.json<{ ticket: string }>().ticket)}`;
+  const stream = await openEvents(url);
+  expect(stream.response.status).toBe(200);
+  await hold(await api.admittedUser('ticket-buyer'), concertTimeId, seats[1]!.seatId);
+  expect(await stream.next()).toMatchObject({ data: { seatId: seats[1]!.seatId, status: 'held' } });
+  stream.close();
+  const forged = await api.inject({
+    method: 'GET',
+    url: `/concert-times/${concertTimeId}/seat-map/events?ticket=forged`,
+  });
+  expect(forged.json()).toMatchObject({ status: 401, code: 'TOKEN_INVALID' });
+});
+
 it('refuses unknown times, bad positions and callers without a pass', async () => {
   const concert = await createConcert(api, 1);
   const { concertTimeId } = concert.dates[0]!;

@@ -5,7 +5,7 @@ import { parsePosition, type Position } from '../../events/store/port.js';
 import { seatChangesAfter, seatMapCheckpoint, seatMapOf } from '../../queries/seat-map.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { openEventStream } from '../event-stream.js';
-import { id, problem } from '../schemas.js';
+import { id, problem, streamQuery, streamSecurity } from '../schemas.js';
 
 const position = z
   .string()
@@ -59,14 +59,15 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
   app.get(
     '/concert-times/:concertTimeId/seat-map/events',
     {
-      config: { access: 'pass' },
+      config: { access: 'pass', streamTicket: true },
       schema: {
         tags: ['catalog'],
         summary: 'Server-sent seat status changes after a log position',
         description:
           'Each change is `event: seat` with `data: {"seatId","status"}` and `id:` its log position; `Last-Event-ID` (set by EventSource on reconnect) wins over `after`. Without either, changes after the current map. Ends with `event: expired` when the caller\'s pass ends.',
         params: z.object({ concertTimeId: id }),
-        querystring: z.object({ after: position.optional() }),
+        security: streamSecurity,
+        querystring: streamQuery.extend({ after: position.optional() }),
         headers: z.looseObject({ 'last-event-id': position.optional() }),
         response: {
           200: z.string().describe('text/event-stream'),
