@@ -17,7 +17,10 @@ async function scheduleConcert(api: TestApi, title: string, seats: number) {
       title,
       dates: [
         {
-          concertTime: new Date(now + 7 * 86_400_000).toISOString(),
+          // A fixed evening next year, so the README's seat-map screenshot stays the same.
+          concertTime: new Date(
+            Date.UTC(new Date(now).getUTCFullYear() + 1, 5, 12, 19),
+          ).toISOString(),
           reservationStartTime: new Date(now - 3_600_000).toISOString(),
           seats: Array.from({ length: seats }, (_, i) => ({ seatNumber: i + 1, price: 10_000 })),
         },
