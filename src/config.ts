@@ -1,3 +1,4 @@
+import { EventStoreDBClient } from '@eventstore/db-client';
 import { z } from 'zod';
 
 const integer = (fallback: number, min: number, max: number) =>
@@ -7,12 +8,6 @@ const integer = (fallback: number, min: number, max: number) =>
     .min(min, { error: `must be at least ${min}` })
     .max(max, { error: `must be at most ${max}` })
     .default(fallback);
-
-const flag = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((value) => value === 'true' || value === '1');
 
 const optionalUrl = (protocols: RegExp) =>
   z
@@ -24,14 +19,32 @@ const optionalUrl = (protocols: RegExp) =>
       error: `must be a URL starting with ${protocols.source.replace(/[\^\\()|]/g, ' ').trim()}`,
     });
 
+const eventStoreSchemes = /^(esdb|esdb\+discover):\/\//;
+
+/** What the EventStoreDB client says about a connection string, or undefined if it takes it. */
+function eventStoreUrlProblem(url: string): string | undefined {
+  try {
+    // Parsing only: the client connects on its first call, which never comes here.
+    void EventStoreDBClient.connectionString(url)
+      .dispose()
+      .catch(() => undefined);
+    return undefined;
+  } catch (error) {
+    return `not a connection string the EventStoreDB client accepts (${error instanceof Error ? error.message : String(error)})`;
+  }
+}
+
 const environmentSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: integer(3000, 0, 65535),
   DATABASE_URL: optionalUrl(/^(postgres|postgresql):\/\//),
-  EVENTSTORE_URL: optionalUrl(
-    /^(esdb|esdb\+discover|kurrentdb|kurrentdb\+discover|kdb|kdb\+discover):\/\//,
-  ),
+  // Only the schemes the installed v6 client parses: anything else would throw at start-up.
+  EVENTSTORE_URL: optionalUrl(eventStoreSchemes).superRefine((value, context) => {
+    const problem =
+      value !== undefined && eventStoreSchemes.test(value) ? eventStoreUrlProblem(value) : undefined;
+    if (problem) context.addIssue({ code: 'custom', message: problem });
+  }),
   DATA_DIR: z.string().min(1).default('./.data'),
   EMBEDDED_PG_PORT: integer(54329, 1, 65535),
   ADMIN_API_KEY: z.string().min(16, { error: 'must be at least 16 characters' }).optional(),
@@ -44,7 +57,12 @@ const environmentSchema = z.object({
   PAYMENT_RECOVERY_AFTER_SECONDS: integer(30, 0, 86_400),
   READ_YOUR_WRITES_TIMEOUT_MS: integer(5000, 0, 60_000),
   DB_POOL_SIZE: integer(20, 2, 500),
-  DEMO_SEED: flag(true),
+  // Unset: seed only the embedded database (a newcomer's first run); `true` also seeds an
+  // external store (DATABASE_URL, EVENTSTORE_URL) that has no concert yet; `false` never.
+  DEMO_SEED: z
+    .enum(['true', 'false', '1', '0'], { error: 'must be true or false' })
+    .optional()
+    .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1')),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -30,7 +30,7 @@ async function main() {
     },
   });
   const embedded = !config.DATABASE_URL && !config.EVENTSTORE_URL;
-  if (embedded && config.DEMO_SEED) {
+  if (config.DEMO_SEED ?? embedded) {
     const seeded = await seedDemoCatalog(system);
     if (seeded) {
       await system.runner.waitFor(seeded.written, 30_000);

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import {
   concertKind,
   concertStream,
@@ -41,8 +41,8 @@ export function decideScheduleConcert(
   command: ScheduleConcert,
   state: ConcertState,
 ): ConcertEvent[] {
-  if (state.status !== 'unscheduled')
-    throw new DomainError('VALIDATION_FAILED', 'this concert is already scheduled');
+  // Ids come from the command id, so only a retry of this very command finds it scheduled.
+  if (state.status !== 'unscheduled') return [];
   if (command.dates.length === 0)
     throw new DomainError('VALIDATION_FAILED', 'a concert needs at least one date');
   command.dates.forEach((date, index) => {
@@ -66,8 +66,16 @@ export function decideScheduleConcert(
     {
       type: 'ConcertScheduled',
       data: {
-        ...command,
-        dates: command.dates.map((date) => ({ ...date, seats: [...date.seats] })),
+        concertId: command.concertId,
+        title: command.title,
+        scheduledAt: command.scheduledAt,
+        // Seats are their own streams: the event stays small however many there are.
+        dates: command.dates.map((date) => ({
+          concertTimeId: date.concertTimeId,
+          concertTime: date.concertTime,
+          reservationStartTime: date.reservationStartTime,
+          totalSeats: date.seats.length,
+        })),
       },
     },
   ];
@@ -89,34 +97,76 @@ export function decideCreateSeat(
   return [{ type: 'SeatCreated', data: command }];
 }
 
-/** Assigns ids to a plan: the service, not the caller, names concerts, times and seats. */
-export function planToCommand(plan: ConcertPlan, scheduledAt: string): ScheduleConcert {
+/** A UUID (name-based, version 5 layout) derived from a command id and a name. */
+export function derivedId(commandId: string, ...name: readonly (string | number)[]): string {
+  const hex = createHash('sha256').update([commandId, ...name].join('\u0000')).digest('hex');
+  const variant = ((parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16);
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${variant}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/**
+ * Assigns ids to a plan: the service, not the caller, names concerts, times and seats.
+ * They derive from the command id, so running the same command again names the same
+ * streams and events, and a retry completes what a failed attempt started.
+ */
+export function planToCommand(
+  plan: ConcertPlan,
+  scheduledAt: string,
+  commandId: string = randomUUID(),
+): ScheduleConcert {
   return {
-    concertId: randomUUID(),
+    concertId: derivedId(commandId, 'concert'),
     title: plan.title,
     scheduledAt,
-    dates: plan.dates.map((date) => ({
-      concertTimeId: randomUUID(),
+    dates: plan.dates.map((date, dateIndex) => ({
+      concertTimeId: derivedId(commandId, 'date', dateIndex),
       concertTime: new Date(date.concertTime).toISOString(),
       reservationStartTime: new Date(date.reservationStartTime).toISOString(),
-      seats: date.seats.map((seat) => ({ seatId: randomUUID(), ...seat })),
+      seats: date.seats.map((seat) => ({
+        seatId: derivedId(commandId, 'seat', dateIndex, seat.seatNumber),
+        ...seat,
+      })),
     })),
   };
 }
 
 const seatWriteConcurrency = 16;
+const attempts = 3;
+
+export interface ScheduleOptions {
+  /** Names everything the command writes; the same id again resumes, never duplicates. */
+  readonly commandId?: string;
+}
 
 /**
  * Seats first, concert last: the concert event is what makes the catalog visible, so a
- * crash half-way leaves only unreachable seat streams behind, never a concert with
- * missing seats.
+ * failure half-way leaves only unreachable seat streams behind, never a concert with
+ * missing seats. Every event id derives from the command id, so a failed attempt is
+ * retried (here, up to three times, and by any caller with the same command id) and
+ * completes the concert instead of writing a second one.
  */
 export async function scheduleConcert(
   deps: { store: EventStore; clock: Clock },
   plan: ConcertPlan,
+  options: ScheduleOptions = {},
 ): Promise<{ concert: ScheduleConcert; written: Written }> {
-  const command = planToCommand(plan, deps.clock().toISOString());
+  const commandId = options.commandId ?? randomUUID();
+  const command = planToCommand(plan, deps.clock().toISOString(), commandId);
   decideScheduleConcert(command, concertKind.initialState());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await writeConcert(deps.store, command, commandId);
+    } catch (error) {
+      if (error instanceof DomainError || attempt >= attempts) throw error;
+    }
+  }
+}
+
+async function writeConcert(
+  store: EventStore,
+  command: ScheduleConcert,
+  commandId: string,
+): Promise<{ concert: ScheduleConcert; written: Written }> {
   const seats = command.dates.flatMap((date) =>
     date.seats.map((seat) => ({
       ...seat,
@@ -127,24 +177,43 @@ export async function scheduleConcert(
     })),
   );
   let next = 0;
+  let failure: { error: unknown } | undefined;
+  // On a failure the other writers stop taking seats and finish theirs before the error
+  // surfaces, so a retry never races a write of the attempt it replaces.
   await Promise.all(
     Array.from({ length: Math.min(seatWriteConcurrency, seats.length) }, async () => {
-      while (next < seats.length) {
+      while (next < seats.length && !failure) {
         const seat = seats[next++]!;
-        await handleCommand(deps.store, seatStream(seat.seatId), seatKind, (state) =>
-          decideCreateSeat(seat, state),
-        );
+        await handleCommand(
+          store,
+          seatStream(seat.seatId),
+          seatKind,
+          (state) => decideCreateSeat(seat, state),
+          { retries: 1, eventIds: () => derivedId(commandId, 'seat-created', seat.seatId) },
+        ).catch((error: unknown) => {
+          failure ??= { error };
+        });
       }
     }),
   );
+  if (failure) throw failure.error;
+  const stream = concertStream(command.concertId);
   const handled = await handleCommand(
-    deps.store,
-    concertStream(command.concertId),
+    store,
+    stream,
     concertKind,
     (state) => decideScheduleConcert(command, state),
+    { eventIds: () => derivedId(commandId, 'concert-scheduled') },
   );
+  // A retry after the concert was written: wait for that event, found in its stream.
+  const [existing] = handled.appended
+    ? []
+    : await store.readStream(stream, { direction: 'backwards', maxCount: 1 });
   return {
     concert: command,
-    written: writtenBy(handled, { position: undefined, eventTypes: ['SeatCreated'] }),
+    written: writtenBy(handled, {
+      position: existing?.position,
+      eventTypes: ['SeatCreated', 'ConcertScheduled'],
+    }),
   };
 }

@@ -1,7 +1,12 @@
 import { z } from 'zod';
 import { isoTime, type StreamKind } from './event.js';
 
-/** Stream `concert-{concertId}`: the concert as scheduled, with its dates and seats. */
+/**
+ * Stream `concert-{concertId}`: the concert as scheduled, with its dates and how many seats
+ * each has. The seats themselves are their own streams (`SeatCreated`), written first:
+ * an event stays small (KurrentDB refuses appends over 1 MiB by default) however large
+ * the hall. Events written before that carried `seats` inline; both forms are read.
+ */
 export const concertStream = (concertId: string) => `concert-${concertId}`;
 
 export const concertScheduled = z.object({
@@ -15,9 +20,13 @@ export const concertScheduled = z.object({
         concertTimeId: z.string(),
         concertTime: isoTime,
         reservationStartTime: isoTime,
-        seats: z.array(
-          z.object({ seatId: z.string(), seatNumber: z.number().int(), price: z.number().int() }),
-        ),
+        totalSeats: z.number().int().optional(),
+        /** Only in events written before seats left this event. */
+        seats: z
+          .array(
+            z.object({ seatId: z.string(), seatNumber: z.number().int(), price: z.number().int() }),
+          )
+          .optional(),
       }),
     ),
   }),

@@ -6,8 +6,9 @@ import { runStatements, type Projection } from './projection.js';
 /** Concerts and their times with a live count of available seats. */
 export const availableDatesProjection: Projection = {
   name: 'available-dates',
-  version: 1,
-  handles: ['ConcertScheduled', 'SeatHeld', 'SeatHoldExpired'],
+  // 2: seats arrive through SeatCreated (ConcertScheduled no longer lists them).
+  version: 2,
+  handles: ['SeatCreated', 'ConcertScheduled', 'SeatHeld', 'SeatHoldExpired'],
   tables: ['concerts', 'concert_times', 'date_seats'],
   init: (db) =>
     runStatements(db, [
@@ -35,7 +36,18 @@ export const availableDatesProjection: Projection = {
   apply: async (events, trx) => {
     // Availability changes fold per seat to the last one in the batch.
     let changes = new Map<string, { available: boolean; revision: number }>();
+    let created: { seatId: string; concertTimeId: string }[] = [];
     const flush = async () => {
+      if (created.length > 0) {
+        // Revision 0 is the seat's SeatCreated event.
+        await sql`
+          INSERT INTO date_seats (seat_id, concert_time_id, available, revision)
+          SELECT seat_id, concert_time_id, true, 0
+          FROM unnest(${created.map((seat) => seat.seatId)}::text[], ${created.map((seat) => seat.concertTimeId)}::text[])
+               AS v(seat_id, concert_time_id)
+          ON CONFLICT DO NOTHING`.execute(trx);
+        created = [];
+      }
       if (changes.size === 0) return;
       const rows = [...changes];
       changes = new Map();
@@ -65,16 +77,29 @@ export const availableDatesProjection: Projection = {
           trx,
         );
         for (const date of data.dates) {
+          // Events written before seats left ConcertScheduled list them inline.
+          if (date.seats) {
+            created = date.seats.map((seat) => ({
+              seatId: seat.seatId,
+              concertTimeId: date.concertTimeId,
+            }));
+            await flush();
+          }
+          // Every seat of the date was created before the concert (seats first), so its
+          // date_seats rows are in: count the available ones.
           await sql`
-            INSERT INTO concert_times VALUES (${date.concertTimeId}, ${data.concertId}, ${date.concertTime},
-              ${date.reservationStartTime}, ${date.seats.length}, ${date.seats.length})
-            ON CONFLICT DO NOTHING`.execute(trx);
-          // Revision 0 is the seat's SeatCreated event.
-          await sql`
-            INSERT INTO date_seats (seat_id, concert_time_id, available, revision)
-            SELECT seat_id, ${date.concertTimeId}, true, 0 FROM unnest(${date.seats.map((seat) => seat.seatId)}::text[]) AS seat_id
+            INSERT INTO concert_times
+            SELECT ${date.concertTimeId}::text, ${data.concertId}::text, ${date.concertTime}::timestamptz,
+                   ${date.reservationStartTime}::timestamptz,
+                   ${date.totalSeats ?? date.seats?.length ?? 0}::int,
+                   (SELECT count(*) FROM date_seats WHERE concert_time_id = ${date.concertTimeId} AND available)::int
             ON CONFLICT DO NOTHING`.execute(trx);
         }
+        continue;
+      }
+      if (recorded.type === 'SeatCreated') {
+        const seat = recorded.data as { seatId: string; concertTimeId: string };
+        created.push({ seatId: seat.seatId, concertTimeId: seat.concertTimeId });
         continue;
       }
       const seatId = (recorded.data as { seatId: string }).seatId;

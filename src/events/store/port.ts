@@ -42,7 +42,16 @@ export interface EventMetadata {
 }
 
 export interface EventToAppend {
-  /** A UUID; appending an id already stored in the stream is an idempotent no-op. */
+  /**
+   * A UUID. Re-appending a batch whose last id is already in the stream returns the
+   * original result and stores nothing. The guarantee differs by store:
+   * - PostgreSQL: always (the id is checked in the stream, and unique in the log).
+   * - KurrentDB: always for an exact expected revision or `no_stream` (the server compares
+   *   the ids at that revision); for `any` / `stream_exists` only while the server's
+   *   recent-id cache holds them (lost on a server restart). A timed-out append is looked
+   *   up in the stream by id before it fails.
+   * So a retry that must never duplicate appends with an exact revision.
+   */
   readonly id?: string;
   readonly type: string;
   readonly data: unknown;
@@ -108,6 +117,7 @@ export interface LogBatch {
 }
 
 export interface EventStore {
+  /** At least one event (an empty batch is refused). */
   appendToStream(
     streamName: string,
     events: readonly EventToAppend[],

@@ -1,16 +1,28 @@
 import { randomUUID } from 'node:crypto';
 import { firstValueFrom, take, toArray } from 'rxjs';
 import {
+  START,
   WrongExpectedVersionError,
   comparePositions,
   type EventStore,
+  type LogBatch,
+  type Position,
 } from '../../../src/events/store/port.js';
+
+export interface ContractStoreOptions {
+  /** Events per read of the log, so a test can read across page boundaries. */
+  readonly readPageSize?: number;
+}
 
 /**
  * The event store contract: every adapter runs this suite. `open` gives a store on an
- * empty or shared log; streams use fresh names so suites can share one log.
+ * empty or shared log (it is called again for a second store on the same log: a restart,
+ * or a small read page); streams use fresh names so suites can share one log.
  */
-export function eventStoreContract(open: () => Promise<EventStore>, close: () => Promise<void>) {
+export function eventStoreContract(
+  open: (options?: ContractStoreOptions) => Promise<EventStore>,
+  close: () => Promise<void>,
+) {
   let store: EventStore;
   beforeAll(async () => {
     store = await open();
@@ -243,6 +255,175 @@ export function eventStoreContract(open: () => Promise<EventStore>, close: () =>
       expect(new Set(events.map((e) => e.id)).size).toBe(total);
       for (let i = 1; i < events.length; i++) {
         expect(comparePositions(events[i - 1]!.position, events[i]!.position)).toBeLessThan(0);
+      }
+    });
+  });
+
+  /** Pulls batches until `done` says so; fails (does not hang) if that never happens. */
+  async function pull(
+    batches: AsyncIterable<LogBatch>,
+    done: (batch: LogBatch, all: LogBatch[]) => boolean,
+    controller: AbortController,
+  ): Promise<LogBatch[]> {
+    const all: LogBatch[] = [];
+    const bound = setTimeout(() => controller.abort(), 30_000);
+    try {
+      for await (const batch of batches) {
+        all.push(batch);
+        if (done(batch, all)) break;
+      }
+    } finally {
+      clearTimeout(bound);
+      controller.abort();
+    }
+    return all;
+  }
+
+  describe('appending nothing', () => {
+    it('refuses an empty batch and stores nothing', async () => {
+      const name = stream();
+      await expect(store.appendToStream(name, [])).rejects.toThrow();
+      expect(await store.readStream(name)).toEqual([]);
+    });
+  });
+
+  describe('reading the log a page at a time', () => {
+    it('reads across many pages, each event once, in order, after an exclusive start', async () => {
+      const paged = await open({ readPageSize: 3 });
+      try {
+        const kind = `page${randomUUID().slice(0, 8)}-`;
+        // Single and multi-event appends, so page boundaries fall inside a batch too.
+        const first = await paged.appendToStream(`${kind}a`, [event('Paged', { i: 0 })]);
+        await paged.appendToStream(`${kind}b`, [1, 2, 3, 4].map((i) => event('Paged', { i })));
+        for (let i = 5; i < 11; i++)
+          await store.appendToStream(`${kind}${i % 2 ? 'a' : 'b'}`, [event('Paged', { i })]);
+        const filter = { streamPrefixes: [kind] };
+        const all = await paged.readAll({ filter, maxCount: 100 });
+        expect(all.map((e) => (e.data as { i: number }).i)).toEqual([...Array(11).keys()]);
+        const limited = await paged.readAll({ filter, maxCount: 7 });
+        expect(limited.map((e) => e.id)).toEqual(all.slice(0, 7).map((e) => e.id));
+        const after = await paged.readAll({ filter, fromPosition: first.position });
+        expect(after.map((e) => e.id)).toEqual(all.slice(1).map((e) => e.id));
+        const fromMiddle = await paged.readAll({ filter, fromPosition: all[5]!.position });
+        expect(fromMiddle.map((e) => e.id)).toEqual(all.slice(6).map((e) => e.id));
+      } finally {
+        await paged.close();
+      }
+    });
+  });
+
+  describe('following the log', () => {
+    it('a filtered streamAll reaches the head after unrelated appends', async () => {
+      const wanted = `Wanted${randomUUID().slice(0, 8)}`;
+      const mine = await store.appendToStream(stream(), [event(wanted)]);
+      const controller = new AbortController();
+      const batches = store.streamAll({
+        fromPosition: mine.position,
+        filter: { eventTypes: [wanted] },
+        signal: controller.signal,
+      });
+      const target: { head?: Position } = {};
+      const seen = pull(
+        batches,
+        (batch) => !!target.head && comparePositions(batch.checkpoint, target.head) >= 0,
+        controller,
+      );
+      let unrelated = START;
+      for (let i = 0; i < 5; i++)
+        unrelated = (await store.appendToStream(stream(), [event('Unrelated')])).position;
+      target.head = unrelated;
+      const all = await seen;
+      expect(all.flatMap((batch) => batch.events)).toEqual([]);
+      expect(comparePositions(all[all.length - 1]!.checkpoint, unrelated)).toBeGreaterThanOrEqual(0);
+    });
+
+    it('resumes from a stored checkpoint, also one between matching events', async () => {
+      const kind = `resume${randomUUID().slice(0, 8)}-`;
+      const filter = { streamPrefixes: [kind] };
+      const first = await store.appendToStream(`${kind}1`, [event('R', { i: 0 })]);
+      await store.appendToStream(`${kind}1`, [event('R', { i: 1 })]);
+      const controller = new AbortController();
+      const resumed = await pull(
+        store.streamAll({ fromPosition: first.position, filter, signal: controller.signal }),
+        (_, all) => all.flatMap((b) => b.events).length >= 1,
+        controller,
+      );
+      expect(resumed.flatMap((b) => b.events).map((e) => e.data)).toEqual([{ i: 1 }]);
+
+      // A checkpoint taken over unrelated events: resuming there gives only what follows.
+      const quiet = new AbortController();
+      const last = (await store.appendToStream(stream(), [event('Unrelated')])).position;
+      const caughtUp = await pull(
+        store.streamAll({ fromPosition: START, filter, signal: quiet.signal }),
+        (batch) => comparePositions(batch.checkpoint, last) >= 0,
+        quiet,
+      );
+      const stored = caughtUp[caughtUp.length - 1]!.checkpoint;
+      await store.appendToStream(`${kind}2`, [event('R', { i: 2 })]);
+      const again = new AbortController();
+      const tail = await pull(
+        store.streamAll({ fromPosition: stored, filter, signal: again.signal }),
+        (_, all) => all.flatMap((b) => b.events).length >= 1,
+        again,
+      );
+      expect(tail.flatMap((b) => b.events).map((e) => e.data)).toEqual([{ i: 2 }]);
+    });
+
+    it('never gives a checkpoint ahead of an event it has not delivered', async () => {
+      const kind = `order${randomUUID().slice(0, 8)}-`;
+      const total = 8 * 15;
+      const controller = new AbortController();
+      const batches = pull(
+        store.streamAll({ filter: { streamPrefixes: [kind] }, batchSize: 7, signal: controller.signal }),
+        (_, all) => all.flatMap((b) => b.events).length >= total,
+        controller,
+      );
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < 15; i++)
+            await store.appendToStream(`${kind}${w % 3}`, [event('Ordered', { w, i })]);
+        }),
+      );
+      let checkpoint = START;
+      const ids = new Set<string>();
+      for (const batch of await batches) {
+        expect(batch.events.length).toBeLessThanOrEqual(7);
+        for (const delivered of batch.events) {
+          expect(comparePositions(delivered.position, checkpoint)).toBeGreaterThan(0);
+          ids.add(delivered.id);
+        }
+        const lastEvent = batch.events[batch.events.length - 1];
+        if (lastEvent)
+          expect(comparePositions(batch.checkpoint, lastEvent.position)).toBeGreaterThanOrEqual(0);
+        expect(comparePositions(batch.checkpoint, checkpoint)).toBeGreaterThanOrEqual(0);
+        checkpoint = batch.checkpoint;
+      }
+      expect(ids.size).toBe(total);
+    });
+  });
+
+  describe('re-appending', () => {
+    it('returns the original result after a restart and after the stream moved on', async () => {
+      const name = stream();
+      const batch = [event(), event()];
+      const original = await store.appendToStream(name, batch, { expectedRevision: 'no_stream' });
+      // A new store on the same log: what a restarted process sees.
+      const restarted = await open();
+      try {
+        const retried = await restarted.appendToStream(name, batch, {
+          expectedRevision: 'no_stream',
+        });
+        expect(retried.nextExpectedRevision).toBe(original.nextExpectedRevision);
+        expect(comparePositions(retried.position, original.position)).toBe(0);
+        await restarted.appendToStream(name, [event()], { expectedRevision: 1n });
+        const late = await restarted.appendToStream(name, batch, {
+          expectedRevision: 'no_stream',
+        });
+        expect(late.nextExpectedRevision).toBe(original.nextExpectedRevision);
+        expect(comparePositions(late.position, original.position)).toBe(0);
+        expect(await restarted.readStream(name)).toHaveLength(3);
+      } finally {
+        await restarted.close();
       }
     });
   });

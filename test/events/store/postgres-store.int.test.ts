@@ -7,19 +7,22 @@ import { comparePositions } from '../../../src/events/store/port.js';
 import { createTestDatabase } from '../../support/database.js';
 import { eventStoreContract } from './contract.js';
 
-let database: Awaited<ReturnType<typeof createTestDatabase>>;
+let database: Awaited<ReturnType<typeof createTestDatabase>> | undefined;
 let pool: pg.Pool;
 
 describe('PostgreSQL event store', () => {
   eventStoreContract(
-    async () => {
-      database = await createTestDatabase();
-      pool = createPool(database.url, 40);
-      return PostgresEventStore.create(pool);
+    async (options = {}) => {
+      // The first call makes the database; later ones are more stores on the same log.
+      if (!database) {
+        database = await createTestDatabase();
+        pool = createPool(database.url, 40);
+      }
+      return PostgresEventStore.create(pool, options);
     },
     async () => {
       await pool.end();
-      await database.drop();
+      await database!.drop();
     },
   );
 
@@ -85,7 +88,7 @@ describe('PostgreSQL event store', () => {
   });
 
   it('wakes a subscriber in another process through NOTIFY', async () => {
-    const otherPool = createPool(database.url, 4);
+    const otherPool = createPool(database!.url, 4);
     const writer = await PostgresEventStore.create(otherPool);
     // A long poll interval proves the wake-up came from the notification, not the poll.
     const reader = await PostgresEventStore.create(pool, { pollIntervalMs: 60_000 });

@@ -1,13 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import {
+  DeadlineExceededError,
   EventStoreDBClient,
   StreamNotFoundError,
   WrongExpectedVersionError as EsdbWrongExpectedVersionError,
-  eventTypeFilter,
   jsonEvent,
-  streamNameFilter,
   type AllStreamResolvedEvent,
-  type Filter,
-  type ResolvedEvent,
 } from '@eventstore/db-client';
 import type { Observable } from 'rxjs';
 import { observeBatches } from '../live-batches.js';
@@ -16,7 +14,6 @@ import {
   WrongExpectedVersionError,
   comparePositions,
   type AppendResult,
-  type EventMetadata,
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
@@ -29,46 +26,49 @@ import {
   type StreamAllOptions,
   type SubscribeOptions,
 } from '../port.js';
+import {
+  consume,
+  matches,
+  positionOf,
+  toRecordedEvent,
+  type AnyResolved,
+  type EsdbClient,
+} from './client.js';
+import { streamAllLive } from './live.js';
+import { ScanMemo, filterKey } from './scan-memo.js';
 
-type AnyResolved = ResolvedEvent | AllStreamResolvedEvent;
-
-function toRecordedEvent(resolved: AnyResolved): RecordedEvent | undefined {
-  const event = resolved.event;
-  if (!event || !event.isJson || event.type.startsWith('$')) return undefined;
-  const position = event.position ?? { commit: -1n, prepare: -1n };
-  return {
-    id: event.id,
-    streamName: event.streamId,
-    revision: event.revision,
-    position: { commit: position.commit, prepare: position.prepare },
-    type: event.type,
-    data: event.data,
-    metadata: (event.metadata ?? {}) as EventMetadata,
-    createdAt: event.created,
-  };
+export interface EventStoreDbOptions {
+  /** Records per read of $all (readAll, headPosition); at least 2. */
+  readonly pageSize?: number;
+  /** How far back a timed-out append looks for its own events. */
+  readonly recoveryDepth?: number;
+  /** streamAll pauses the server stream past this many undelivered records. */
+  readonly maxBuffered?: number;
 }
-
-function matches(event: RecordedEvent, filter: LogFilter | undefined): boolean {
-  if (filter?.eventTypes && !filter.eventTypes.includes(event.type)) return false;
-  if (
-    filter?.streamPrefixes &&
-    !filter.streamPrefixes.some((prefix) => event.streamName.startsWith(prefix))
-  )
-    return false;
-  return true;
-}
-
-const escapeRegex = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /**
  * The EventStoreDB / KurrentDB adapter, selected by EVENTSTORE_URL. Revisions, positions
- * (commit/prepare), expected revisions and event-id idempotency are the server's own.
+ * (commit/prepare) and expected revisions are the server's own. The v6 client reads
+ * $all without server-side filters, so filters run here, and repeated filtered scans
+ * resume from where the last one stopped (ScanMemo) instead of rescanning the log.
  */
 export class EventStoreDbStore implements EventStore {
-  private constructor(private readonly client: EventStoreDBClient) {}
+  private readonly pageSize: number;
+  private readonly recoveryDepth: number;
+  private readonly scans = new ScanMemo();
+  /** headPosition per type filter: the newest match and how far the log was scanned. */
+  private readonly heads = new Map<string, { scanned: Position; newest: Position | undefined }>();
 
-  static connect(connectionString: string): EventStoreDbStore {
-    return new EventStoreDbStore(EventStoreDBClient.connectionString(connectionString));
+  constructor(
+    private readonly client: EsdbClient,
+    private readonly options: EventStoreDbOptions = {},
+  ) {
+    this.pageSize = Math.max(2, options.pageSize ?? 500);
+    this.recoveryDepth = options.recoveryDepth ?? 1000;
+  }
+
+  static connect(connectionString: string, options?: EventStoreDbOptions): EventStoreDbStore {
+    return new EventStoreDbStore(EventStoreDBClient.connectionString(connectionString), options);
   }
 
   async appendToStream(
@@ -76,13 +76,16 @@ export class EventStoreDbStore implements EventStore {
     events: readonly EventToAppend[],
     options: { expectedRevision?: ExpectedRevision } = {},
   ): Promise<AppendResult> {
+    if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const expectedRevision = options.expectedRevision ?? 'any';
+    // Every event gets an id here, so a timed-out append can find out whether it landed.
+    const ids = events.map((event) => event.id ?? randomUUID());
     try {
       const result = await this.client.appendToStream(
         streamName,
-        events.map((event) =>
+        events.map((event, index) =>
           jsonEvent({
-            ...(event.id ? { id: event.id } : {}),
+            id: ids[index]!,
             type: event.type,
             data: event.data as Record<string, unknown>,
             metadata: event.metadata ?? {},
@@ -91,7 +94,7 @@ export class EventStoreDbStore implements EventStore {
         { expectedRevision },
       );
       const position =
-        result.position ?? (await this.positionOf(streamName, result.nextExpectedRevision));
+        result.position ?? (await this.positionAt(streamName, result.nextExpectedRevision));
       return { nextExpectedRevision: result.nextExpectedRevision, position };
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
@@ -102,12 +105,40 @@ export class EventStoreDbStore implements EventStore {
           typeof actual === 'bigint' ? actual : 'no_stream',
         );
       }
+      // A duplicate that reaches the server before the original is indexed, or an append
+      // whose answer was lost, times out: if the batch is in the stream, that is the result.
+      if (error instanceof DeadlineExceededError) {
+        const original = await this.findAppended(streamName, ids[ids.length - 1]!);
+        if (original) return original;
+      }
       throw error;
     }
   }
 
+  /** Looks for an event id among the stream's last `recoveryDepth` events. */
+  private async findAppended(streamName: string, id: string): Promise<AppendResult | undefined> {
+    let found: RecordedEvent | undefined;
+    try {
+      await consume(
+        this.client.readStream(streamName, {
+          direction: 'backwards',
+          fromRevision: 'end',
+          maxCount: this.recoveryDepth,
+        }),
+        (resolved: AnyResolved) => {
+          if (resolved.event?.id === id) found = toRecordedEvent(resolved);
+          return !found;
+        },
+      );
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+    return found && { nextExpectedRevision: found.revision, position: found.position };
+  }
+
   /** An idempotent re-append answers without a position: read it from the stream. */
-  private async positionOf(streamName: string, revision: bigint): Promise<Position> {
+  private async positionAt(streamName: string, revision: bigint): Promise<Position> {
     const [event] = await this.readStream(streamName, { fromRevision: revision, maxCount: 1 });
     return event?.position ?? START;
   }
@@ -116,14 +147,18 @@ export class EventStoreDbStore implements EventStore {
     const backwards = options.direction === 'backwards';
     const events: RecordedEvent[] = [];
     try {
-      for await (const resolved of this.client.readStream(streamName, {
-        direction: backwards ? 'backwards' : 'forwards',
-        fromRevision: options.fromRevision ?? (backwards ? 'end' : 'start'),
-        ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
-      })) {
-        const event = toRecordedEvent(resolved);
-        if (event) events.push(event);
-      }
+      await consume(
+        this.client.readStream(streamName, {
+          direction: backwards ? 'backwards' : 'forwards',
+          fromRevision: options.fromRevision ?? (backwards ? 'end' : 'start'),
+          ...(options.maxCount !== undefined ? { maxCount: options.maxCount } : {}),
+        }),
+        (resolved: AnyResolved) => {
+          const event = toRecordedEvent(resolved);
+          if (event) events.push(event);
+          return true;
+        },
+      );
     } catch (error) {
       if (error instanceof StreamNotFoundError) return [];
       throw error;
@@ -131,126 +166,111 @@ export class EventStoreDbStore implements EventStore {
     return events;
   }
 
-  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
-    const maxCount = options.maxCount ?? 1000;
-    const events: RecordedEvent[] = [];
-    let from: Position | undefined =
-      options.fromPosition && comparePositions(options.fromPosition, START) > 0
-        ? options.fromPosition
-        : undefined;
+  /**
+   * Reads $all forwards after `from` (exclusive), a page at a time, until `visit` returns
+   * false or the end. The server starts a page at its position inclusively, so the record
+   * at the page boundary, read already, is skipped. Returns the last position read.
+   */
+  private async scanForward(
+    from: Position | undefined,
+    visit: (event: RecordedEvent | undefined, position: Position) => boolean,
+  ): Promise<Position | undefined> {
+    let cursor = from && comparePositions(from, START) > 0 ? from : undefined;
     for (;;) {
       let read = 0;
-      // readAll starts at its position inclusively; the port's fromPosition is exclusive.
-      for await (const resolved of this.client.readAll({
-        fromPosition: from ?? 'start',
-        maxCount: 500,
-      })) {
-        read++;
-        const event = toRecordedEvent(resolved);
-        const position = resolved.event?.position;
-        if (position) from = { commit: position.commit, prepare: position.prepare };
-        if (
-          !event ||
-          (options.fromPosition && comparePositions(event.position, options.fromPosition) <= 0)
-        )
-          continue;
-        if (matches(event, options.filter)) events.push(event);
-        if (events.length >= maxCount) return events;
-      }
-      if (read < 500) return events;
+      let stopped = false;
+      await consume(
+        this.client.readAll({ fromPosition: cursor ?? 'start', maxCount: this.pageSize }),
+        (resolved: AllStreamResolvedEvent) => {
+          read++;
+          const position = resolved.event?.position;
+          if (!position || (cursor && comparePositions(position, cursor) <= 0)) return true;
+          cursor = positionOf(position);
+          stopped = !visit(toRecordedEvent(resolved), cursor);
+          return !stopped;
+        },
+      );
+      if (stopped || read < this.pageSize) return cursor;
     }
   }
 
-  private serverFilter(
-    filter: LogFilter | undefined,
-    checkpointReached: Filter['checkpointReached'],
-  ): Filter | undefined {
-    if (filter?.eventTypes) {
-      return eventTypeFilter({
-        regex: `^(?:${filter.eventTypes.map(escapeRegex).join('|')})$`,
-        checkpointInterval: 1,
-        ...(checkpointReached ? { checkpointReached } : {}),
-      });
-    }
-    if (filter?.streamPrefixes) {
-      return streamNameFilter({
-        prefixes: [...filter.streamPrefixes],
-        checkpointInterval: 1,
-        ...(checkpointReached ? { checkpointReached } : {}),
-      });
-    }
-    return checkpointReached
-      ? eventTypeFilter({ regex: '^[^$]', checkpointInterval: 1, checkpointReached })
-      : undefined;
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    const maxCount = options.maxCount ?? 1000;
+    const key = filterKey(options.filter, options.fromPosition, maxCount);
+    const known = this.scans.get(key);
+    const events = [...(known?.events ?? [])];
+    if (events.length >= maxCount) return events.slice(0, maxCount);
+    const scanned = await this.scanForward(
+      known?.scanned ?? options.fromPosition,
+      (event) => {
+        if (event && matches(event, options.filter)) events.push(event);
+        return events.length < maxCount;
+      },
+    );
+    if (events.length < maxCount && scanned) this.scans.set(key, { scanned, events });
+    return events;
   }
 
   async *streamAll(options: StreamAllOptions = {}): AsyncIterable<LogBatch> {
-    const queue: LogBatch[] = [];
-    let wake: (() => void) | undefined;
-    const push = (batch: LogBatch) => {
-      queue.push(batch);
-      wake?.();
-    };
-    const from =
-      options.fromPosition && comparePositions(options.fromPosition, START) > 0
-        ? options.fromPosition
-        : undefined;
-    const subscription = this.client.subscribeToAll({
-      fromPosition: from ?? 'start',
-      filter: this.serverFilter(options.filter, (_subscription, position) => {
-        push({ events: [], checkpoint: { commit: position.commit, prepare: position.prepare } });
-      }),
+    yield* streamAllLive(this.client, options, {
+      ...(this.options.maxBuffered ? { maxBuffered: this.options.maxBuffered } : {}),
     });
-    subscription.on('data', (resolved: AllStreamResolvedEvent) => {
-      const event = toRecordedEvent(resolved);
-      if (event && matches(event, options.filter))
-        push({ events: [event], checkpoint: event.position });
-      // Bound memory when the consumer is slower than the server.
-      if (queue.length > 1000) subscription.pause();
-    });
-    let failure: Error | undefined;
-    subscription.on('error', (error: Error) => {
-      failure = error;
-      wake?.();
-    });
-    const stop = () => wake?.();
-    options.signal?.addEventListener('abort', stop, { once: true });
-    try {
-      while (!options.signal?.aborted) {
-        if (failure) throw failure;
-        const batch = queue.shift();
-        if (!batch) {
-          await new Promise<void>((resolve) => (wake = resolve));
-          wake = undefined;
-          continue;
-        }
-        if (queue.length < 100 && subscription.isPaused()) subscription.resume();
-        yield batch;
-      }
-    } finally {
-      options.signal?.removeEventListener('abort', stop);
-      await subscription.unsubscribe();
-    }
   }
 
   subscribeToAll(options: SubscribeOptions = {}): Observable<RecordedEvent> {
     return observeBatches((signal) => this.streamAll({ ...options, signal }));
   }
 
+  /**
+   * Without a filter: the newest of our events, read backwards a page at a time. With a
+   * type filter: the first call reads backwards to the newest match (once), later calls
+   * read forwards from where the last one stopped, so admission's call every second
+   * costs the records appended since, not a scan of the log.
+   */
   async headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position> {
-    // Bounded: past 10,000 events back, the newest event of any type stands in (later).
-    let newest: Position | undefined;
-    for await (const resolved of this.client.readAll({
-      direction: 'backwards',
-      fromPosition: 'end',
-      maxCount: 10_000,
-    })) {
-      const event = toRecordedEvent(resolved);
-      if (!event) continue;
-      newest ??= event.position;
-      if (matches(event, filter)) return event.position;
+    const key = filterKey(filter, undefined, 0);
+    const known = this.heads.get(key);
+    if (known) {
+      let newest = known.newest;
+      const scanned = await this.scanForward(known.scanned, (event, position) => {
+        if (event && matches(event, filter)) newest = position;
+        return true;
+      });
+      this.heads.set(key, { scanned: scanned ?? known.scanned, newest });
+      return newest ?? START;
     }
+    const { head, newest } = await this.scanBackward(filter);
+    if (head) this.heads.set(key, { scanned: head, newest });
     return newest ?? START;
+  }
+
+  private async scanBackward(
+    filter: Pick<LogFilter, 'eventTypes'> | undefined,
+  ): Promise<{ head: Position | undefined; newest: Position | undefined }> {
+    let head: Position | undefined;
+    let newest: Position | undefined;
+    let cursor: Position | undefined;
+    for (;;) {
+      let read = 0;
+      await consume(
+        this.client.readAll({
+          direction: 'backwards',
+          fromPosition: cursor ?? 'end',
+          maxCount: this.pageSize,
+        }),
+        (resolved: AllStreamResolvedEvent) => {
+          read++;
+          const position = resolved.event?.position;
+          if (!position || (cursor && comparePositions(position, cursor) >= 0)) return true;
+          cursor = positionOf(position);
+          head ??= cursor;
+          const event = toRecordedEvent(resolved);
+          if (event && matches(event, filter)) newest = cursor;
+          return !newest;
+        },
+      );
+      if (newest || read < this.pageSize) return { head, newest };
+    }
   }
 
   async close(): Promise<void> {

@@ -72,6 +72,8 @@ function toRecordedEvent(row: EventRow): RecordedEvent {
 export interface PostgresEventStoreOptions {
   /** Fallback poll when no notification arrives (another process's NOTIFY lost, etc.). */
   readonly pollIntervalMs?: number;
+  /** Events per query when readAll reads more than this (tests use a small page). */
+  readonly readPageSize?: number;
 }
 
 export class PostgresEventStore implements EventStore {
@@ -87,12 +89,14 @@ export class PostgresEventStore implements EventStore {
   /** Aborted on close, so every waiting subscriber ends at once. */
   private readonly closing = new AbortController();
   private readonly pollIntervalMs: number;
+  private readonly readPageSize: number;
 
   private constructor(
     private readonly pool: pg.Pool,
     options: PostgresEventStoreOptions,
   ) {
     this.pollIntervalMs = options.pollIntervalMs ?? 500;
+    this.readPageSize = Math.max(1, options.readPageSize ?? 1000);
   }
 
   static async create(
@@ -180,16 +184,19 @@ export class PostgresEventStore implements EventStore {
     const maxCount = options.maxCount ?? 1000;
     const head = await this.headPosition();
     const deadline = Date.now() + readAllWaitMs;
-    for (let delay = 1; ; delay = Math.min(delay * 2, 50)) {
-      const { events, horizon } = await this.readSafeBatch(
-        options.fromPosition ?? START,
-        options.filter,
-        maxCount,
-      );
-      if (events.length === maxCount || horizon > head.commit || Date.now() > deadline)
-        return events;
+    const events: RecordedEvent[] = [];
+    let from = options.fromPosition ?? START;
+    for (let delay = 1; events.length < maxCount; ) {
+      const limit = Math.min(this.readPageSize, maxCount - events.length);
+      const page = await this.readSafeBatch(from, options.filter, limit);
+      events.push(...page.events);
+      if (page.events.length > 0) from = page.events[page.events.length - 1]!.position;
+      if (page.events.length === limit) continue;
+      if (page.horizon > head.commit || Date.now() > deadline) break;
       await sleep(delay);
+      delay = Math.min(delay * 2, 50);
     }
+    return events;
   }
 
   /**
