@@ -20,4 +20,18 @@ export default tseslint.config(
       '@typescript-eslint/unbound-method': 'off',
     },
   },
+  {
+    // The pages: plain browser ES modules, linted without type information.
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'sessionStorage', 'fetch', 'EventSource', 'FormData', 'Node', 'crypto',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'AbortController', 'console',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -10,13 +10,8 @@ import {
   type RebuildProgress,
 } from './projections/rebuild.js';
 import { verifyReadModels } from './projections/verify.js';
-import {
-  parseMoment,
-  streamHistory,
-  streamStateAt,
-  traceUser,
-  type HistoryEntry,
-} from './queries/streams.js';
+import { parseMoment, streamHistory, streamStateAt, type HistoryEntry } from './queries/streams.js';
+import { traceUser } from './queries/user-trace.js';
 import { startSystem, type System } from './system.js';
 
 const usage = `Usage: npm run cli -- <command> [options]
@@ -158,7 +153,7 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'trace': {
-        const entries = await traceUser(system.store, values.user!);
+        const entries = await traceUser(system, values.user!);
         if (entries.length === 0 && !values.json)
           console.log(`no tokens, holds, charges or payments for user "${values.user}"`);
         else printHistory(entries, values.json);

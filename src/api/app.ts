@@ -23,12 +23,15 @@ import { OneLinePerRequest } from './request-log.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
+import { auditRoutes } from './routes/audit.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
 import { paymentRoutes } from './routes/payments.js';
 import { queueRoutes } from './routes/queue.js';
 import { reservationRoutes } from './routes/reservations.js';
+import { seatMapRoutes } from './routes/seat-map.js';
 import { walletRoutes } from './routes/wallet.js';
+import { webRoutes } from './routes/web.js';
 
 export interface BuildAppOptions {
   readonly system: System;
@@ -137,12 +140,15 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   for (const routes of [
     queueRoutes,
     concertRoutes,
+    seatMapRoutes,
     reservationRoutes,
     walletRoutes,
     paymentRoutes,
     adminRoutes,
     adminQueueRoutes,
+    auditRoutes,
     operationsRoutes,
+    webRoutes,
   ]) {
     routes(app, context);
   }

@@ -131,6 +131,25 @@ export interface PaymentTable {
   updated_at: Date;
 }
 
+/** projections/seat-map.ts */
+export interface SeatMapSeatTable {
+  seat_id: string;
+  concert_time_id: string;
+  seat_number: number;
+  price: number;
+  status: 'empty' | 'held' | 'sold';
+  revision: number;
+}
+
+/** projections/seat-map.ts: one row per status change, at its log position. */
+export interface SeatMapChangeTable {
+  commit_position: number;
+  prepare_position: number;
+  concert_time_id: string;
+  seat_id: string;
+  status: 'empty' | 'held' | 'sold';
+}
+
 export interface Database {
   projection_checkpoints: ProjectionCheckpointTable;
   tokens: TokenTable;
@@ -144,6 +163,8 @@ export interface Database {
   reservations: ReservationTable;
   wallets: WalletTable;
   payments: PaymentTable;
+  seat_map_seats: SeatMapSeatTable;
+  seat_map_changes: SeatMapChangeTable;
 }
 
 export type Db = Kysely<Database>;

@@ -1,6 +1,6 @@
 import { foldEvents } from '../../src/events/event.js';
 import { queueKind, queueStream } from '../../src/events/queue.js';
-import { traceUser } from '../../src/queries/streams.js';
+import { traceUser } from '../../src/queries/user-trace.js';
 import { createTokenLookup } from '../../src/queries/tokens.js';
 import { startSystem, type System } from '../../src/system.js';
 import { adminKey, startTestApi, type TestApi } from '../support/api.js';
@@ -113,7 +113,7 @@ it('pre-queues joiners until the opening, draws their order once, and places lat
   expect(otherPositions).toEqual(positions);
 
   // The audit trail (CLI `trace --user`) shows the user's place in the draw.
-  const trace = await traceUser(api.system.store, 'pre-3');
+  const trace = await traceUser(api.system, 'pre-3');
   expect(trace.find((entry) => entry.type === 'PrequeueDrawn')?.data).toMatchObject({
     round: 1,
     tokenId: prequeued[3]!.token,
