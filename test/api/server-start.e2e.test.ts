@@ -65,7 +65,7 @@ describe('start-up refuses unsafe identity settings, in one clear line', () => {
     ],
   ])('%s', async (_name, env, message) => {
     const server = startServer(env);
-    expect(await server.exited).toBe(1);
+    expect(await server.exited).toBe(3);
     expect(server.output()).toContain(message);
   });
 });

@@ -51,14 +51,18 @@ describe('a standby process', () => {
     const before = await leader.db
       .selectFrom('projection_checkpoints')
       .selectAll()
-      .where('name', '=', 'payments')
+      .where('name', '=', 'available-seats')
       .executeTakeFirstOrThrow();
+    // It applied the concert's seats, so its checkpoint is past the start of the log.
+    expect(BigInt(before.commit_position)).toBeGreaterThan(0n);
     // What an old leader that lost its lock would write: an older position.
-    expect(await saveCheckpoint(leader.db, 'payments', { commit: 0n, prepare: 0n }, 1)).toBe(false);
+    expect(
+      await saveCheckpoint(leader.db, 'available-seats', { commit: 0n, prepare: 0n }, 1),
+    ).toBe(false);
     const after = await leader.db
       .selectFrom('projection_checkpoints')
       .selectAll()
-      .where('name', '=', 'payments')
+      .where('name', '=', 'available-seats')
       .executeTakeFirstOrThrow();
     expect([after.commit_position, after.events_applied]).toEqual([
       before.commit_position,

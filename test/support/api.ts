@@ -66,12 +66,19 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     };
   };
   const admit = async () => {
-    await admitWaitingTokens({
-      ...system,
-      maxActiveTokens: system.config.MAX_ACTIVE_TOKENS,
-      tokenTtlSeconds: system.config.TOKEN_TTL_SECONDS,
-      firstQueueSettings: firstQueueSettings(system.config),
-    });
+    // The background admission process may hold the admission lock right now (a round
+    // returns undefined then): retry until this round really ran, so that every token
+    // admissible now has been admitted by one round or the other.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const round = await admitWaitingTokens({
+        ...system,
+        maxActiveTokens: system.config.MAX_ACTIVE_TOKENS,
+        tokenTtlSeconds: system.config.TOKEN_TTL_SECONDS,
+        firstQueueSettings: firstQueueSettings(system.config),
+      });
+      if (round !== undefined) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     // Admission runs in the background in production: wait until its effect is readable.
     const head = await system.store.headPosition({ eventTypes: tokensProjectionTypes });
     await system.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 5000);
