@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'coverage/', '.data/', '**/*.mjs', 'jest.config.js', 'eslint.config.js'] },
+  { ignores: ['node_modules/', 'coverage/', '.data/', 'dist/', '**/*.mjs', 'jest.config.js', 'eslint.config.js'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -18,6 +18,20 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/unbound-method': 'off',
+    },
+  },
+  {
+    // The pages: plain browser ES modules, linted without type information.
+    files: ['web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        ['window', 'document', 'sessionStorage', 'fetch', 'EventSource', 'FormData', 'Node', 'crypto',
+          'setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'AbortController', 'console',
+        ].map((name) => [name, 'readonly']),
+      ),
     },
   },
 );

@@ -12,7 +12,9 @@ import { PostgresEventStore } from '../src/events/store/postgres/store.js';
 import { projections } from '../src/projections/index.js';
 import { countEventsInPostgres, rebuildProjection } from '../src/projections/rebuild.js';
 import { startSystem } from '../src/system.js';
+import { eta } from './eta.js';
 import { drive, freePort, percentile, startServer, until, type RunningServer } from './support.js';
+import { measureWaiting, waitingFigures } from './waiting.js';
 
 export interface Figure {
   readonly name: string;
@@ -527,6 +529,30 @@ const projection: Scenario = async (context) => {
   }
 };
 
+/** Waiting streams at 10,000 and at the most one process here can hold (~19,000). */
+const waiting: Scenario = async (context) => {
+  // BENCH_WAITING_COUNTS=10000 runs one size only.
+  const counts = context.smoke
+    ? [300]
+    : (process.env.BENCH_WAITING_COUNTS?.split(',').map(Number) ?? [10_000, 19_000]);
+  const figures: Figure[] = [];
+  const notes: string[] = [];
+  for (const count of counts) {
+    const run = await measureWaiting(
+      await context.createDatabase(),
+      count,
+      context.smoke ? 5000 : 14_000,
+      context.smoke ? 200 : 1000,
+    );
+    const result = waitingFigures(run);
+    // Each size is printed as it finishes: a long run that fails later keeps these.
+    console.log(JSON.stringify(run));
+    figures.push(...result.figures);
+    notes.push(...result.notes);
+  }
+  return { scenario: 'waiting', figures, notes };
+};
+
 export const scenarios: Readonly<Record<string, Scenario>> = {
   append,
   hold,
@@ -534,5 +560,7 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   queries,
   queue,
   projection,
+  eta,
+  waiting,
 };
 export { percentile };

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { systemClock } from './commands/clock.js';
 import { scheduleConcert } from './commands/schedule-concert.js';
 import { ConfigError, loadConfig } from './config.js';
+import { OperatorError, exitCodes } from './operator-error.js';
 import { projections } from './projections/index.js';
 import {
   countEventsInPostgres,
@@ -9,7 +10,8 @@ import {
   type RebuildProgress,
 } from './projections/rebuild.js';
 import { verifyReadModels } from './projections/verify.js';
-import { streamHistory, streamStateAt, traceUser, type HistoryEntry } from './queries/streams.js';
+import { parseMoment, streamHistory, streamStateAt, type HistoryEntry } from './queries/streams.js';
+import { traceUser } from './queries/user-trace.js';
 import { startSystem, type System } from './system.js';
 
 const usage = `Usage: npm run cli -- <command> [options]
@@ -20,7 +22,7 @@ server in DATA_DIR: joined if the service runs, started otherwise).
 Commands:
   history <stream> [--json]          every event of a stream: position, revision, type, time, data
   state <stream> [--at <time|pos>]   the stream's state as of an ISO time or a position "commit/prepare"
-  trace --user <userId> [--json]     a user's tokens, holds, charges and payments in log order
+  trace --user <userId> [--json]     a user's tokens, place in a draw, holds, charges, payments
   rebuild [projection...]            rebuild projections beside the live ones and swap them in
   verify                             replay the log into a scratch schema and compare with the read models
   seed --concerts <n> --seats <m> [--dates <d>]
@@ -31,14 +33,19 @@ Projections: ${projections.map((projection) => projection.name).join(', ')}`;
 
 class UsageError extends Error {}
 
+/** One row per event; each column as wide as its longest cell, so long stream names stay aligned. */
 function printHistory(entries: readonly (HistoryEntry & { stream?: string })[], json: boolean) {
   if (json) return console.log(JSON.stringify(entries, null, 2));
-  for (const entry of entries) {
-    const where = entry.stream ? `${entry.stream} #${entry.revision}` : `#${entry.revision}`;
-    console.log(
-      `${entry.position.padEnd(16)} ${entry.createdAt}  ${where.padEnd(12)} ${entry.type.padEnd(22)} ${JSON.stringify(entry.data)}`,
-    );
-  }
+  const rows = entries.map((entry) => [
+    entry.position,
+    entry.createdAt,
+    entry.stream ? `${entry.stream} #${entry.revision}` : `#${entry.revision}`,
+    entry.type,
+    JSON.stringify(entry.data),
+  ]);
+  const widths = [0, 1, 2, 3].map((column) => Math.max(...rows.map((row) => row[column]!.length)));
+  for (const row of rows)
+    console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  '));
 }
 
 /** A progress bar on a terminal, plain lines every two seconds otherwise. */
@@ -95,6 +102,10 @@ async function run(argv: string[]): Promise<number> {
   if (needsStream && positionals.length !== 1)
     throw new UsageError(`${command} needs exactly one stream name`);
   if (command === 'trace' && !values.user) throw new UsageError('trace needs --user <userId>');
+  if (values.at !== undefined && parseMoment(values.at) === undefined)
+    throw new UsageError(
+      `--at ${JSON.stringify(values.at)} is neither an ISO time (2026-05-01T12:00:00Z) nor a log position "commit/prepare"`,
+    );
   const wanted =
     command === 'rebuild'
       ? positionals.length
@@ -135,13 +146,19 @@ async function run(argv: string[]): Promise<number> {
       case 'state': {
         const state = await streamStateAt(system.store, positionals[0]!, values.at);
         if (!state)
-          throw new UsageError('state knows seat-, wallet-, token-, payment- and concert- streams');
+          throw new UsageError(
+            'state knows seat-, wallet-, token-, payment-, concert- and queue streams',
+          );
         console.log(JSON.stringify(state, null, 2));
         return 0;
       }
-      case 'trace':
-        printHistory(await traceUser(system.store, values.user!), values.json);
+      case 'trace': {
+        const entries = await traceUser(system, values.user!);
+        if (entries.length === 0 && !values.json)
+          console.log(`no tokens, holds, charges or payments for user "${values.user}"`);
+        else printHistory(entries, values.json);
         return 0;
+      }
       case 'rebuild': {
         const print = progressPrinter();
         const countEvents = config.EVENTSTORE_URL ? undefined : countEventsInPostgres(system.db);
@@ -214,15 +231,23 @@ async function run(argv: string[]): Promise<number> {
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {
+    // Operator errors: one line and an exit code (README.md, Troubleshooting).
     if (
       error instanceof UsageError ||
-      error instanceof ConfigError ||
       (error instanceof TypeError &&
         'code' in error &&
         String(error.code).startsWith('ERR_PARSE_ARGS'))
     ) {
-      console.error(`${error.message}\n\n${usage}`);
-      process.exit(2);
+      console.error(`${error.message} (npm run cli -- --help shows the commands)`);
+      process.exit(exitCodes.usage);
+    }
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(exitCodes.config);
+    }
+    if (error instanceof OperatorError) {
+      console.error(error.message);
+      process.exit(error.exitCode);
     }
     console.error(error);
     process.exit(1);

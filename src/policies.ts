@@ -44,7 +44,20 @@ export const commandRetries = {
   expireTokenAfterPayment: 20,
   /** The payment stream: only this payment and recovery write it; the first outcome wins. */
   finishPayment: 5,
+  /** Revoking a token races only with that user's own requests and admission rounds. */
+  revokeToken: 5,
+  /**
+   * The queue stream: its writers are an operator's settings change, the opening and the
+   * draw; one of each at a time, and a lost race re-decides (the draw then does nothing).
+   */
+  queue: 5,
 } as const;
+
+/**
+ * How many pending payments one recovery pass takes on, oldest first: bounds a pass's
+ * length after a mass crash; the rest wait for the next pass.
+ */
+export const paymentRecoveryBatch = 200;
 
 /** Upper bound of the random pause between command retries, in ms: spreads writers apart. */
 export const retryJitterCapMs = 20;
@@ -52,7 +65,8 @@ export const retryJitterCapMs = 20;
 export const intervals = {
   /**
    * How often recovery looks for payments a crash left pending. A stranded payment holds
-   * its seat, so seconds matter; each round reads only the log since the last one.
+   * its seat, so seconds matter; each round reads the pending ones from the payments
+   * read model (its payments_pending index).
    */
   paymentRecoveryMs: 10_000,
   /** A stand-by process asks for projection leadership this often; a lapse costs that much lag. */

@@ -1,6 +1,8 @@
+import path from 'node:path';
 import type pg from 'pg';
 import type { Clock } from './commands/clock.js';
 import { startProcesses } from './commands/processes.js';
+import { ensureQueueConfigured, firstQueueSettings } from './commands/queue-settings.js';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './events/store/embedded.js';
 import { EventStoreDbStore } from './events/store/esdb/store.js';
@@ -45,19 +47,55 @@ export interface StartSystemOptions {
  * returns a close() that stops them in reverse.
  */
 export async function startSystem(options: StartSystemOptions): Promise<System> {
-  const { config, clock, log } = options;
+  const { config, log } = options;
   let embedded: EmbeddedPostgres | undefined;
   let databaseUrl = config.DATABASE_URL;
   if (!databaseUrl) {
     embedded = await startEmbeddedPostgres({
-      dataDir: config.DATA_DIR,
+      dataDir: dataDirectory(config),
       port: config.EMBEDDED_PG_PORT,
+      relocateIfUnreachable: config.DATA_DIR === undefined,
+      log: (line) => log?.info(line),
     });
     databaseUrl = embedded.url;
-    log?.info(
-      `embedded PostgreSQL at 127.0.0.1:${config.EMBEDDED_PG_PORT}, data in ${config.DATA_DIR}`,
-    );
+    log?.info(await describeEmbedded(embedded, config));
   }
+  try {
+    return await startOnDatabase(options, databaseUrl, embedded);
+  } catch (error) {
+    await embedded?.stop();
+    throw error;
+  }
+}
+
+/** Where this process keeps its local files (the embedded cluster, the admin key). */
+export const dataDirectory = (config: Config) => path.resolve(config.DATA_DIR ?? './.data');
+
+async function describeEmbedded(embedded: EmbeddedPostgres, config: Config): Promise<string> {
+  const where = `embedded PostgreSQL pid ${embedded.pid} on 127.0.0.1:${embedded.port}, data in ${embedded.clusterDir}`;
+  const relocated = path.dirname(embedded.clusterDir) !== dataDirectory(config);
+  const why = relocated
+    ? ` (the postgres user cannot reach ${dataDirectory(config)}, so the cluster lives there)`
+    : '';
+  if (embedded.how === 'started') return `started ${where}${why}`;
+  const others = await embedded.usedBy();
+  const port =
+    embedded.port === config.EMBEDDED_PG_PORT
+      ? ''
+      : ` (its port from postmaster.pid, not EMBEDDED_PG_PORT=${config.EMBEDDED_PG_PORT})`;
+  const owner =
+    others.length > 0
+      ? `shared with pid ${others.join(', ')}`
+      : 'its previous owner is gone: this process stops it on shutdown';
+  return `joined the running ${where}${why}${port}; ${owner}`;
+}
+
+async function startOnDatabase(
+  options: StartSystemOptions,
+  databaseUrl: string,
+  embedded: EmbeddedPostgres | undefined,
+): Promise<System> {
+  const { config, clock, log } = options;
   const pool = createPool(databaseUrl, config.DB_POOL_SIZE);
   const store: EventStore = config.EVENTSTORE_URL
     ? EventStoreDbStore.connect(config.EVENTSTORE_URL)
@@ -65,6 +103,9 @@ export async function startSystem(options: StartSystemOptions): Promise<System> 
   const db = createDb(pool);
   const runner = new ProjectionRunner({ store, db, pool, projections, ...(log ? { log } : {}) });
   await runner.init();
+  // The queue's first settings enter the log before any token does, so a pre-queue from
+  // the environment starts before the first join.
+  await ensureQueueConfigured({ store, clock, firstQueueSettings: firstQueueSettings(config) });
 
   let processes: { stop(): Promise<void> } | undefined;
   if (options.projections !== false) runner.start();
@@ -78,6 +119,7 @@ export async function startSystem(options: StartSystemOptions): Promise<System> 
         runner,
         maxActiveTokens: config.MAX_ACTIVE_TOKENS,
         tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+        firstQueueSettings: firstQueueSettings(config),
       },
       {
         admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
@@ -102,7 +144,7 @@ export async function startSystem(options: StartSystemOptions): Promise<System> 
       await runner.stop();
       await store.close();
       await db.destroy();
-      await embedded?.stop();
+      if (embedded) log?.info(`embedded database: ${await embedded.stop()}`);
     },
   };
 }

@@ -1,3 +1,5 @@
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
@@ -9,19 +11,27 @@ import {
 } from 'fastify-type-provider-zod';
 import { countEventsInPostgres, RebuildJobs } from '../projections/rebuild.js';
 import { createTokenLookup } from '../queries/tokens.js';
+import { identitySource } from '../config.js';
 import type { System } from '../system.js';
 import type { ApiContext } from './context.js';
+import { createJoinRateLimit } from './join-rate-limit.js';
 import { registerAccess } from './plugins/access.js';
+import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
-import { registerProblemDetails } from './problem-details.js';
+import { frameworkErrors, registerProblemDetails } from './problem-details.js';
+import { OneLinePerRequest } from './request-log.js';
+import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
+import { auditRoutes } from './routes/audit.js';
 import { concertRoutes } from './routes/concerts.js';
 import { operationsRoutes } from './routes/operations.js';
 import { paymentRoutes } from './routes/payments.js';
 import { queueRoutes } from './routes/queue.js';
 import { reservationRoutes } from './routes/reservations.js';
+import { seatMapRoutes } from './routes/seat-map.js';
 import { walletRoutes } from './routes/wallet.js';
+import { webRoutes } from './routes/web.js';
 
 export interface BuildAppOptions {
   readonly system: System;
@@ -36,12 +46,36 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: 64 * 1024,
     requestIdHeader: 'x-request-id',
+    logController: new OneLinePerRequest(),
+    frameworkErrors,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerProblemDetails(app);
   // JSON in and out: any other body type is refused with 415 rather than half-parsed.
   app.removeContentTypeParser('text/plain');
+  // helmet's default CSP allows what the Swagger UI at /docs loads (its own scripts, inline
+  // styles). No upgrade-insecure-requests: TLS usually ends at a proxy, and on plain HTTP that
+  // directive sends /docs' own stylesheets and scripts to an https:// that is not there.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+  // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.
+  if (system.config.CORS_ORIGINS.length > 0) {
+    await app.register(cors, {
+      origin: [...system.config.CORS_ORIGINS],
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        'x-queue-token',
+        'idempotency-key',
+        'x-request-id',
+      ],
+      exposedHeaders: ['retry-after', 'x-request-id', 'x-read-models-behind', 'location'],
+      maxAge: 600,
+    });
+  }
 
   await app.register(swagger, {
     openapi: {
@@ -55,6 +89,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
         securitySchemes: {
           queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
           adminKey: { type: 'apiKey', in: 'header', name: 'X-Admin-Key' },
+          bearerJwt: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
           streamTicket: {
             type: 'apiKey',
             in: 'query',
@@ -72,23 +107,48 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);
   const findToken = createTokenLookup(system);
+  const identity = identitySource(system.config);
+  const verifyCaller = createCallerVerifier(identity, system.clock, app.log);
   const streamTickets = new StreamTickets(await loadStreamTicketKey(system.db));
-  registerAccess(app, { findToken, clock: system.clock, adminApiKey, streamTickets });
+  registerAccess(app, {
+    findToken,
+    clock: system.clock,
+    adminApiKey,
+    streamTickets,
+    verifyCaller,
+  });
+  const countJoin = await createJoinRateLimit({
+    db: system.db,
+    clock: system.clock,
+    perMinute: system.config.JOIN_RATE_LIMIT_PER_MINUTE,
+  });
 
   const rebuilds = new RebuildJobs({
     ...system,
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());
-  const context: ApiContext = { system, metrics, rebuilds, findToken, streamTickets };
+  const context: ApiContext = {
+    system,
+    metrics,
+    rebuilds,
+    findToken,
+    streamTickets,
+    countJoin,
+    identityMode: identity.kind === 'demo' ? 'demo' : 'jwt',
+  };
   for (const routes of [
     queueRoutes,
     concertRoutes,
+    seatMapRoutes,
     reservationRoutes,
     walletRoutes,
     paymentRoutes,
     adminRoutes,
+    adminQueueRoutes,
+    auditRoutes,
     operationsRoutes,
+    webRoutes,
   ]) {
     routes(app, context);
   }

@@ -1,12 +1,18 @@
-import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type ErrorCode } from '../commands/errors.js';
+import { isInfrastructureError } from '../events/store/infrastructure-errors.js';
+
+/** Seconds a client should wait before retrying after a 503 (the database was unreachable). */
+const retryAfterSeconds = 2;
 
 /** The one place where an error code becomes an HTTP status. */
 const statusOf: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   TOKEN_INVALID: 401,
   ADMIN_KEY_INVALID: 401,
+  AUTH_INVALID: 401,
+  USER_MISMATCH: 403,
   TOKEN_NOT_ACTIVE: 403,
   TOKEN_EXPIRED: 403,
   NOT_FOUND: 404,
@@ -21,8 +27,12 @@ const statusOf: Record<ErrorCode, number> = {
   IDEMPOTENCY_KEY_REUSED: 409,
   CONCURRENCY_CONFLICT: 409,
   PAYLOAD_TOO_LARGE: 413,
+  URI_TOO_LONG: 414,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
+  AUTH_UNAVAILABLE: 503,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 const titleOf = (code: ErrorCode) =>
@@ -39,6 +49,11 @@ export function sendProblem(
   context: Record<string, unknown> = {},
 ) {
   const status = statusOf[code];
+  // The headers RFC 6750 and RFC 9110 ask for, so clients can react without parsing the body.
+  if (code === 'AUTH_INVALID') reply.header('www-authenticate', 'Bearer');
+  if (typeof context.retryAfterSeconds === 'number')
+    reply.header('retry-after', String(context.retryAfterSeconds));
+  else if (code === 'SERVICE_UNAVAILABLE') reply.header('retry-after', String(retryAfterSeconds));
   return reply
     .status(status)
     .type('application/problem+json')
@@ -66,6 +81,28 @@ function requestErrorCode(error: FastifyError): ErrorCode | undefined {
   }
 }
 
+/**
+ * Fastify's own routing errors, raised before any route or error handler runs (its
+ * `frameworkErrors` option): without this they get Fastify's application/json body.
+ */
+export function frameworkErrors(
+  error: FastifyError,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  switch (error.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      void sendProblem(reply, 'URI_TOO_LONG', 'a path parameter is longer than 100 characters');
+      return;
+    case 'FST_ERR_BAD_URL':
+      void sendProblem(reply, 'VALIDATION_FAILED', 'the URL is malformed');
+      return;
+    default:
+      request.log.error({ err: error }, 'framework error');
+      void sendProblem(reply, 'INTERNAL_ERROR', `something went wrong; request id ${request.id}`);
+  }
+}
+
 /** Renders every error as RFC 9457 problem+json; 5xx details stay in the log. */
 export function registerProblemDetails(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError, request, reply) => {
@@ -82,6 +119,15 @@ export function registerProblemDetails(app: FastifyInstance): void {
     }
     const code = requestErrorCode(error);
     if (code) return sendProblem(reply, code, error.message);
+    if (isInfrastructureError(error)) {
+      // Nothing was decided: the client may retry (with its Idempotency-Key for payments).
+      request.log.warn({ err: error }, 'database unavailable');
+      return sendProblem(
+        reply,
+        'SERVICE_UNAVAILABLE',
+        `the database is unavailable; retry after ${retryAfterSeconds} s (request id ${request.id})`,
+      );
+    }
     request.log.error({ err: error }, 'unhandled error');
     return sendProblem(reply, 'INTERNAL_ERROR', `something went wrong; request id ${request.id}`);
   });

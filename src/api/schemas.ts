@@ -18,10 +18,13 @@ export const tokenView = z.object({
   token: z.string(),
   userId: z.string(),
   status: z.enum(['hold', 'pass', 'expired']),
-  position: z.number().int(),
+  position: z.number().int().nullable().describe('null while pre-queued'),
   createdAt: isoTime,
   updatedAt: isoTime,
   expiresAt: isoTime.optional(),
+  prequeue: z.literal(true).optional().describe('waiting for the opening draw'),
+  opensAt: isoTime.optional().describe('when the pre-queue opens (pre-queued tokens)'),
+  reason: z.enum(['ttl', 'payment', 'revoked']).optional().describe('why an expired token expired'),
 });
 
 export const problem = z

@@ -5,10 +5,14 @@ import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Db } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
+import type { QueueSettings } from '../events/queue.js';
 import { addSeconds, isAtOrAfter, type Clock } from './clock.js';
 import { isDomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
 import { commandRetries } from '../policies.js';
+import type { RandomInt } from './queue-draw.js';
+import { openAndDraw, tokensProjectionTypes } from './queue-opening.js';
+import { effectiveSettings, firstQueueSettings, readQueue } from './queue-settings.js';
 
 export function decideAdmitToken(
   command: { tokenId: string; now: string; ttlSeconds: number },
@@ -55,12 +59,36 @@ export interface AdmissionDeps {
   readonly pool: pg.Pool;
   readonly clock: Clock;
   readonly runner: ProjectionRunner;
+  /** The first cap, used until the stream `queue` says otherwise. */
   readonly maxActiveTokens: number;
   readonly tokenTtlSeconds: number;
+  /** The environment's first queue settings (default: open, the cap above, no rate). */
+  readonly firstQueueSettings?: QueueSettings;
+  /** The opening draw's randomness (default: cryptographic). */
+  readonly random?: RandomInt;
 }
 
 const admissionLockId = advisoryLocks.admission;
-const tokenEventTypes = ['TokenIssued', 'TokenAdmitted', 'TokenExpired'];
+
+/**
+ * How many waiting tokens this round may admit under the live settings: none while a
+ * pre-queue runs or while paused; every one in passthrough; otherwise the free slots,
+ * and no more than the rate's budget for the last 60 s (so no 60 s window ever holds
+ * more than admissionsPerMinute admissions).
+ */
+export function admissionBudget(
+  settings: QueueSettings,
+  counts: { active: number; admittedLastMinute: number },
+): number {
+  if (settings.opensAt !== null || settings.mode === 'paused') return 0;
+  if (settings.mode === 'passthrough') return Number.POSITIVE_INFINITY;
+  const free = settings.maxActive - counts.active;
+  const rate =
+    settings.admissionsPerMinute === null
+      ? Number.POSITIVE_INFINITY
+      : settings.admissionsPerMinute - counts.admittedLastMinute;
+  return Math.max(0, Math.min(free, rate));
+}
 
 /**
  * One admission round: expire overdue passes, then promote the oldest waiting tokens
@@ -80,9 +108,17 @@ export async function admitWaitingTokens(
     );
     if (!rows[0]?.locked) return undefined;
     try {
-      const head = await deps.store.headPosition({ eventTypes: tokenEventTypes });
-      if (!(await deps.runner.waitFor({ position: head, eventTypes: tokenEventTypes }, 10_000)))
+      await openAndDraw(deps);
+      const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
+      if (
+        !(await deps.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 10_000))
+      )
         return { admitted: 0, expired: 0 };
+      // Read after the projection caught up: the settings this round obeys.
+      const settings = effectiveSettings(
+        await readQueue(deps.store),
+        deps.firstQueueSettings ?? firstQueueSettings({ MAX_ACTIVE_TOKENS: deps.maxActiveTokens }),
+      );
       const now = deps.clock();
       const nowIso = now.toISOString();
 
@@ -111,14 +147,24 @@ export async function admitWaitingTokens(
         .where('status', '=', 'pass')
         .where('expires_at', '>', now)
         .executeTakeFirstOrThrow();
-      const free = deps.maxActiveTokens - active;
-      if (free <= 0) return { admitted: 0, expired };
+      const { admittedLastMinute } = await deps.db
+        .selectFrom('tokens')
+        .select(sql<number>`count(*)::int`.as('admittedLastMinute'))
+        .where('admitted_at', '>=', new Date(now.getTime() - 60_000))
+        .executeTakeFirstOrThrow();
+      const budget = Math.min(1000, admissionBudget(settings, { active, admittedLastMinute }));
+      if (budget <= 0) return { admitted: 0, expired };
+      // Never past a block reserved for a draw not yet recorded: those places come first.
       const waiting = await deps.db
         .selectFrom('tokens')
         .select(['token_id', 'user_id'])
         .where('status', '=', 'hold')
+        .where('queue_number', 'is not', null)
+        .where(
+          sql<boolean>`queue_number <= coalesce((SELECT min(base) FROM queue_draws WHERE NOT drawn), 9223372036854775807)`,
+        )
         .orderBy('queue_number')
-        .limit(free)
+        .limit(budget)
         .execute();
       let admitted = 0;
       // One at a time, in queue order, so that the log order of admissions is FIFO too.

@@ -9,6 +9,10 @@ export const errorCodes = [
   'TOKEN_NOT_ACTIVE',
   'TOKEN_EXPIRED',
   'ADMIN_KEY_INVALID',
+  'AUTH_INVALID',
+  'USER_MISMATCH',
+  'AUTH_UNAVAILABLE',
+  'RATE_LIMITED',
   'SEAT_NOT_AVAILABLE',
   'RESERVATION_NOT_OPEN',
   'INSUFFICIENT_BALANCE',
@@ -20,8 +24,10 @@ export const errorCodes = [
   'IDEMPOTENCY_KEY_REUSED',
   'CONCURRENCY_CONFLICT',
   'PAYLOAD_TOO_LARGE',
+  'URI_TOO_LONG',
   'UNSUPPORTED_MEDIA_TYPE',
   'INTERNAL_ERROR',
+  'SERVICE_UNAVAILABLE',
 ] as const;
 
 export type ErrorCode = (typeof errorCodes)[number];

@@ -189,8 +189,9 @@ export async function completeAfterDebit(
   step: PaymentStep & { seatId: string; tokenId: string },
 ): Promise<Handled<unknown>[]> {
   const steps: Handled<unknown>[] = [];
-  // The seat taken from this payment is a decided refusal; running out of conflict
-  // retries on it is not, yet it is settled the same way for now (issue 9 revisits it).
+  // Only the decided "seat lost" (a refusal) ends the payment here; a conflict that
+  // outlasted the retries or a dropped connection throws and leaves it pending for
+  // recovery to finish.
   const seatPaid = await tryCommand(
     deps.store,
     seatStream(step.seatId),
@@ -200,11 +201,8 @@ export async function completeAfterDebit(
       retries: commandRetries.seatPaymentOutcome,
       eventIds: () => stepId(step.paymentId, 'seat-paid'),
     },
-  ).catch((error: unknown) => {
-    if (isDomainError(error, 'CONCURRENCY_CONFLICT')) return undefined;
-    throw error;
-  });
-  if (seatPaid && !('refusal' in seatPaid)) steps.push(seatPaid);
+  );
+  if (!('refusal' in seatPaid)) steps.push(seatPaid);
   else {
     steps.push(await refund(deps.store, step));
     steps.push(

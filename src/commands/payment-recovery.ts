@@ -1,63 +1,82 @@
 import { foldEvents } from '../events/event.js';
-import type { PaymentStarted } from '../events/payment.js';
 import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
 import { walletKind, walletStream } from '../events/wallet.js';
-import { START, type Position } from '../events/store/port.js';
+import type { Db } from '../projections/database.js';
 import { completeAfterDebit, finishPayment, readPayment, refund, type PaymentDeps } from './pay.js';
 import type { PaymentOutcome } from './payment-decisions.js';
+import { isDomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
-import { commandRetries } from '../policies.js';
+import { commandRetries, paymentRecoveryBatch } from '../policies.js';
 
-const paymentEventTypes = ['PaymentStarted', 'PaymentCompleted', 'PaymentFailed'];
+export interface RecoveryDeps extends PaymentDeps {
+  readonly db: Db;
+  readonly recoverAfterMs: number;
+  /** How many pending payments one pass takes on (oldest first). */
+  readonly batchSize?: number;
+  readonly log?: { error(error: unknown, message: string): void };
+  /**
+   * TEST ONLY: reintroduces defect 1 of issue 9 (any error while completing after the
+   * debit is recorded as a refunded failure), so the simulation can show it finds it.
+   */
+  readonly reintroduceDefect1?: boolean;
+}
+
+export interface RecoveryPass {
+  /** Payments this pass brought to an outcome. */
+  readonly recovered: PaymentOutcome[];
+  /** Payments left pending because an infrastructure error interrupted them. */
+  readonly deferred: { paymentId: string; error: unknown }[];
+}
 
 /**
- * Finishes payments that a crash left pending. It follows the payment events of the log
- * (an in-memory checkpoint, rebuilt from the log at start-up) and settles each payment
- * still pending after `recoverAfterMs`: forwards if the wallet was debited, otherwise
- * backwards (the seat goes back to its hold and nothing is charged).
+ * Finishes payments that a crash left pending. Candidates come from the `payments` read
+ * model (its `payments_pending` partial index): every payment still pending there after
+ * `recoverAfterMs`. Each is decided on its streams, forwards if the wallet was debited,
+ * otherwise backwards. Only a decided domain outcome ends a payment; an infrastructure
+ * error (dropped connection, timeout) leaves it pending for the next pass.
  */
 export class PaymentRecovery {
-  private checkpoint: Position = START;
-  private readonly pending = new Map<string, PaymentStarted['data']>();
+  constructor(private readonly deps: RecoveryDeps) {}
 
-  constructor(private readonly deps: PaymentDeps & { recoverAfterMs: number }) {}
-
-  async run(): Promise<{ recovered: PaymentOutcome[] }> {
-    for (;;) {
-      const events = await this.deps.store.readAll({
-        fromPosition: this.checkpoint,
-        filter: { eventTypes: paymentEventTypes },
-        maxCount: 1000,
-      });
-      for (const event of events) {
-        const data = event.data as { paymentId: string };
-        if (event.type === 'PaymentStarted')
-          this.pending.set(data.paymentId, event.data as PaymentStarted['data']);
-        else this.pending.delete(data.paymentId);
-        this.checkpoint = event.position;
-      }
-      if (events.length < 1000) break;
-    }
-    const cutoff = this.deps.clock().getTime() - this.deps.recoverAfterMs;
+  async run(): Promise<RecoveryPass> {
+    const cutoff = new Date(this.deps.clock().getTime() - this.deps.recoverAfterMs);
+    const candidates = await this.deps.db
+      .selectFrom('payments')
+      .select('payment_id')
+      .where('status', '=', 'pending')
+      .where('started_at', '<=', cutoff)
+      .orderBy('started_at')
+      .limit(this.deps.batchSize ?? paymentRecoveryBatch)
+      .execute();
     const recovered: PaymentOutcome[] = [];
-    for (const started of [...this.pending.values()]) {
-      if (Date.parse(started.startedAt) > cutoff) continue;
-      recovered.push(await settlePayment(this.deps, started));
-      this.pending.delete(started.paymentId);
+    const deferred: RecoveryPass['deferred'] = [];
+    for (const { payment_id: paymentId } of candidates) {
+      try {
+        const outcome = await settlePayment(this.deps, paymentId);
+        if (outcome) recovered.push(outcome);
+      } catch (error) {
+        deferred.push({ paymentId, error });
+        this.deps.log?.error(
+          error,
+          `payment recovery: ${paymentId} stays pending for the next pass`,
+        );
+      }
     }
-    return { recovered };
+    return { recovered, deferred };
   }
 }
 
+/**
+ * Brings one pending payment to its outcome, or returns undefined if it already has one.
+ * Throws (leaving the payment pending) on anything that is not a decided outcome.
+ */
 export async function settlePayment(
-  deps: PaymentDeps,
-  started: PaymentStarted['data'],
-): Promise<PaymentOutcome> {
-  const { paymentId, reservationId, seatId, userId, tokenId } = started;
+  deps: PaymentDeps & Pick<RecoveryDeps, 'reintroduceDefect1'>,
+  paymentId: string,
+): Promise<PaymentOutcome | undefined> {
   const current = await readPayment(deps.store, paymentId);
-  if (current.status === 'paid') return { status: 'paid', balance: current.balance };
-  if (current.status === 'failed')
-    return { status: 'failed', code: current.code, refunded: current.refunded };
+  if (current.status !== 'pending') return undefined;
+  const { reservationId, seatId, userId, tokenId } = current.payment;
 
   const now = deps.clock().toISOString();
   const step = { paymentId, reservationId, userId, now };
@@ -76,7 +95,10 @@ export async function settlePayment(
         await deps.store.readStream(walletStream(userId)),
       ).balance;
       outcome = { status: 'paid', balance };
-    } catch {
+    } catch (error) {
+      // PAYMENT_ABORTED is decided: the seat was lost, completeAfterDebit refunded and
+      // recorded it. Anything else (a dropped connection) decided nothing: stay pending.
+      if (!isDomainError(error, 'PAYMENT_ABORTED') && !deps.reintroduceDefect1) throw error;
       outcome = { status: 'failed', code: 'PAYMENT_ABORTED', refunded: true };
     }
   } else {

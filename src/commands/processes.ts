@@ -18,7 +18,11 @@ export function startProcesses(
   options: ProcessesOptions,
 ): { stop(): Promise<void> } {
   const stopping = new AbortController();
-  const recovery = new PaymentRecovery({ ...deps, recoverAfterMs: options.recoverPaymentsAfterMs });
+  const recovery = new PaymentRecovery({
+    ...deps,
+    recoverAfterMs: options.recoverPaymentsAfterMs,
+    ...(options.log ? { log: options.log } : {}),
+  });
   const every = async (name: string, intervalMs: number, round: () => Promise<unknown>) => {
     while (!stopping.signal.aborted) {
       try {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { concertEventSchema } from './catalog.js';
 import { paymentEventSchema } from './payment.js';
+import { queueEventSchema } from './queue.js';
 import { seatEventSchema } from './seat.js';
 import type { RecordedEvent } from './store/port.js';
 import { tokenEventSchema } from './token.js';
@@ -17,6 +18,7 @@ export const domainEventSchema = z.discriminatedUnion('type', [
   walletEventSchema,
   tokenEventSchema,
   paymentEventSchema,
+  queueEventSchema,
 ]);
 export type DomainEvent = z.infer<typeof domainEventSchema>;
 export type DomainEventType = DomainEvent['type'];

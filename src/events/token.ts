@@ -25,8 +25,10 @@ const tokenExpired = z.object({
   data: z.object({
     tokenId: z.string(),
     userId: z.string(),
-    reason: z.enum(['ttl', 'payment']),
+    reason: z.enum(['ttl', 'payment', 'revoked']),
     expiredAt: isoTime,
+    /** An operator's note on a revocation. */
+    note: z.string().optional(),
   }),
 });
 

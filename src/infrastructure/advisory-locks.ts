@@ -10,4 +10,6 @@ export const advisoryLocks = {
   projectionSetup: 7_331_004,
   /** Creating the shared service keys (api/stream-tickets.ts). */
   serviceKeys: 7_331_005,
+  /** Creating the join rate limit table (api/join-rate-limit.ts). */
+  joinRateLimitSetup: 7_331_006,
 } as const;

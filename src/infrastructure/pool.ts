@@ -25,9 +25,21 @@ export function createPool(connectionString: string, max: number, searchPath?: s
     // Long-open transactions hold back the gap-safe readers' horizon (docs/event-store.md),
     // so every session of ours is cut off after idling inside a transaction.
     options: `-c idle_in_transaction_session_timeout=30000${searchPath ? ` -c search_path=${searchPath}` : ''}`,
+    // A dead peer (partition, failover) is noticed by the OS instead of never.
+    keepAlive: true,
+    keepAliveInitialDelayMillis: 10_000,
+    // While PostgreSQL is down a request fails fast with 503 instead of queueing forever.
+    connectionTimeoutMillis: 5_000,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it,
   // and the next query on it reports the failure where it can be handled.
   pool.on('error', () => undefined);
+  // A checked-out client (a kysely transaction, admission's lock, a LISTEN connection)
+  // has no pool listener while out: without its own, a terminated backend emits an
+  // unhandled 'error' and kills the process. Its pending query rejects anyway, and the
+  // pool drops the dead client when it comes back.
+  pool.on('connect', (client) => {
+    client.on('error', () => undefined);
+  });
   return pool;
 }

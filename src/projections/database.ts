@@ -18,18 +18,44 @@ export interface TokenTable {
   token_id: string;
   user_id: string;
   status: 'hold' | 'pass' | 'expired';
-  queue_number: number;
+  /** Null while the token waits for a pre-queue draw. */
+  queue_number: number | null;
+  /** The opening whose draw places this token (pre-queued tokens only). */
+  draw_round: number | null;
   issued_at: Date;
   updated_at: Date;
   admitted_at: Date | null;
   expires_at: Date | null;
+  expired_reason: 'ttl' | 'payment' | 'revoked' | null;
 }
 
-/** projections/tokens.ts: one row; a waiting token's position is queue_number - admitted_count. */
+/**
+ * projections/tokens.ts: one row; a waiting token's position is
+ * queue_number - admitted_count - (holes below it).
+ */
 export interface QueueStatsTable {
   id: number;
+  /** Queue numbers handed out or reserved so far. */
   issued_count: number;
   admitted_count: number;
+  openings: number;
+  /** The round a token issued now is pre-queued for; 0 outside a pre-queue. */
+  prequeue_round: number;
+  opens_at: Date | null;
+}
+
+/** projections/queue-order.ts: one row per opening, with its reserved block of numbers. */
+export interface QueueDrawTable {
+  round: number;
+  base: number;
+  reserved: number;
+  opened_at: Date;
+  drawn: boolean;
+}
+
+/** projections/queue-order.ts: queue numbers with no waiting token. */
+export interface QueueHoleTable {
+  number: number;
 }
 
 /** projections/available-dates.ts */
@@ -105,10 +131,31 @@ export interface PaymentTable {
   updated_at: Date;
 }
 
+/** projections/seat-map.ts */
+export interface SeatMapSeatTable {
+  seat_id: string;
+  concert_time_id: string;
+  seat_number: number;
+  price: number;
+  status: 'empty' | 'held' | 'sold';
+  revision: number;
+}
+
+/** projections/seat-map.ts: one row per status change, at its log position. */
+export interface SeatMapChangeTable {
+  commit_position: number;
+  prepare_position: number;
+  concert_time_id: string;
+  seat_id: string;
+  status: 'empty' | 'held' | 'sold';
+}
+
 export interface Database {
   projection_checkpoints: ProjectionCheckpointTable;
   tokens: TokenTable;
   queue_stats: QueueStatsTable;
+  queue_draws: QueueDrawTable;
+  queue_holes: QueueHoleTable;
   concerts: ConcertTable;
   concert_times: ConcertTimeTable;
   date_seats: DateSeatTable;
@@ -116,6 +163,8 @@ export interface Database {
   reservations: ReservationTable;
   wallets: WalletTable;
   payments: PaymentTable;
+  seat_map_seats: SeatMapSeatTable;
+  seat_map_changes: SeatMapChangeTable;
 }
 
 export type Db = Kysely<Database>;

@@ -2,6 +2,7 @@ import { availableDatesProjection } from './available-dates.js';
 import { availableSeatsProjection } from './available-seats.js';
 import type { Projection } from './projection.js';
 import { paymentsProjection } from './payments.js';
+import { seatMapProjection } from './seat-map.js';
 import { reservationsProjection } from './reservations.js';
 import { tokensProjection } from './tokens.js';
 import { walletsProjection } from './wallets.js';
@@ -13,4 +14,5 @@ export const projections: readonly Projection[] = [
   reservationsProjection,
   walletsProjection,
   paymentsProjection,
+  seatMapProjection,
 ];

@@ -10,6 +10,7 @@ import {
 import { createDb, type Db } from './database.js';
 import { parseRecorded } from '../events/domain-event.js';
 import { applyParsed, applyRecorded, type Projection } from './projection.js';
+import { swapChannel } from './runner.js';
 
 export interface RebuildProgress {
   readonly projection: string;
@@ -171,6 +172,9 @@ export async function rebuildProjection(
       await sql.raw(`ALTER TABLE "${schema}"."${table}" SET SCHEMA public`).execute(trx);
     }
     await sql.raw(`DROP SCHEMA "${schema}" CASCADE`).execute(trx);
+    // Delivered at commit to the projection leader, whichever process it is: its caches
+    // were filled from the tables just retired.
+    await sql`SELECT pg_notify(${swapChannel}, ${projection.name})`.execute(trx);
   });
   await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(deps.db);
   return report(applied, 'done');

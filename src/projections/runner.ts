@@ -43,6 +43,46 @@ const batchSize = 500;
 /** Empty batches only move the checkpoint; persist those at most this often. */
 const heartbeatPersistMs = 250;
 
+/** How often the leader confirms it still holds its lock (and how long it waits for the answer). */
+const leadershipCheckMs = 2000;
+/** rebuild.ts notifies here when it swaps tables in; the leader's caches drop everything. */
+export const swapChannel = 'read_models_swapped';
+/** The `applied` notice for a swap: LeaderCache clears on it whatever its projection. */
+export const readModelsSwapped = '*';
+
+class LeadershipLostError extends Error {
+  override readonly name = 'LeadershipLostError';
+  constructor(projection: string) {
+    super(`the checkpoint of ${projection} is already past this batch: another process leads`);
+  }
+}
+
+/**
+ * Moves a checkpoint forward, never backwards: an old leader that lost its lock without
+ * noticing cannot overwrite a newer leader's progress. False when the row was ahead.
+ */
+export async function saveCheckpoint(
+  executor: Db,
+  name: string,
+  checkpoint: Position,
+  eventsApplied: number,
+): Promise<boolean> {
+  const result = await executor
+    .updateTable('projection_checkpoints')
+    .set((eb) => ({
+      commit_position: String(checkpoint.commit),
+      prepare_position: String(checkpoint.prepare),
+      events_applied: eb('events_applied', '+', eventsApplied),
+      updated_at: new Date(),
+    }))
+    .where('name', '=', name)
+    .where(
+      sql<boolean>`(commit_position::numeric, prepare_position::numeric) <= (${String(checkpoint.commit)}::numeric, ${String(checkpoint.prepare)}::numeric)`,
+    )
+    .executeTakeFirst();
+  return result.numUpdatedRows > 0n;
+}
+
 const toPosition = (row: { commit_position: string; prepare_position: string }): Position => ({
   commit: BigInt(row.commit_position),
   prepare: BigInt(row.prepare_position),
@@ -62,6 +102,7 @@ export class ProjectionRunner {
   private readonly progressed = new Subject<void>();
   private readonly stopping = new AbortController();
   private leaderClient: pg.PoolClient | undefined;
+  private leaderLost: AbortController | undefined;
   private running: Promise<void> | undefined;
 
   /** Emits whenever some projection moves forward in this process. */
@@ -147,13 +188,24 @@ export class ProjectionRunner {
           this.leaderClient = client;
           this.leadership++;
           const lost = new AbortController();
+          this.leaderLost = lost;
           client.on('error', () => lost.abort());
+          client.on('notification', (message) => {
+            // A rebuild swapped tables in (maybe from the CLI in another process).
+            if (message.channel === swapChannel)
+              this.appliedBatches.next({ projection: readModelsSwapped, events: [] });
+          });
+          await client.query(`LISTEN ${swapChannel}`).catch(() => lost.abort());
+          const checking = this.checkLeadership(client, lost);
           const both = AbortSignal.any([signal, lost.signal]);
           this.deps.log?.info('projection runner: leading');
           await Promise.all(
             this.deps.projections.map((projection) => this.runProjection(projection, both)),
           );
+          lost.abort();
+          await checking;
           this.leaderClient = undefined;
+          this.leaderLost = undefined;
           await client
             .query('SELECT pg_advisory_unlock($1)', [leaderLockId])
             // A lost connection has released the lock already.
@@ -164,6 +216,36 @@ export class ProjectionRunner {
         client.release();
       }
       await sleep(intervals.leadershipAttemptMs, signal);
+    }
+  }
+
+  /**
+   * The lock connection's 'error' event alone misses a silent partition: every few
+   * seconds ask the server whether this session still holds the lock, and give up
+   * leadership the moment the answer is no, an error, or late.
+   */
+  private async checkLeadership(client: pg.PoolClient, lost: AbortController): Promise<void> {
+    while (!lost.signal.aborted) {
+      await sleep(leadershipCheckMs, lost.signal);
+      if (lost.signal.aborted) return;
+      const timeout = new Promise<false>((resolve) =>
+        setTimeout(() => resolve(false), leadershipCheckMs).unref(),
+      );
+      const held = await Promise.race([
+        client
+          .query<{ held: boolean }>(
+            `SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory'
+               AND objid = $1 AND objsubid = 1 AND pid = pg_backend_pid() AND granted) AS held`,
+            [leaderLockId],
+          )
+          .then(({ rows }) => rows[0]?.held === true)
+          .catch(() => false),
+        timeout,
+      ]);
+      if (!held) {
+        this.deps.log?.info('projection runner: leadership in doubt; stepping down');
+        lost.abort();
+      }
     }
   }
 
@@ -184,22 +266,23 @@ export class ProjectionRunner {
           batchSize,
           signal,
         })) {
-          const save = (executor: Db) =>
-            executor
-              .updateTable('projection_checkpoints')
-              .set((eb) => ({
-                commit_position: String(batch.checkpoint.commit),
-                prepare_position: String(batch.checkpoint.prepare),
-                events_applied: eb('events_applied', '+', batch.events.length),
-                updated_at: new Date(),
-              }))
-              .where('name', '=', projection.name)
-              .execute();
+          // Leadership in doubt: apply nothing more (another process may lead by now).
+          if (signal.aborted) break;
+          const save = async (executor: Db) => {
+            const saved = await saveCheckpoint(
+              executor,
+              projection.name,
+              batch.checkpoint,
+              batch.events.length,
+            );
+            if (!saved) throw new LeadershipLostError(projection.name);
+          };
           // Parsed once here: the projection and the caches of its read model share them.
           const events = batch.events.map(parseRecorded);
           if (events.length > 0) {
             // The read-model change and the checkpoint commit together, so a crash
-            // between them cannot apply a batch twice or lose one.
+            // between them cannot apply a batch twice or lose one; a checkpoint that
+            // another leader already moved past rolls the batch back.
             await db.transaction().execute(async (trx) => {
               await applyParsed(projection, events, trx);
               await save(trx);
@@ -215,6 +298,11 @@ export class ProjectionRunner {
         }
       } catch (error) {
         if (signal.aborted) break;
+        if (error instanceof LeadershipLostError) {
+          this.deps.log?.error(error, 'projection runner: another leader is ahead; stepping down');
+          this.leaderLost?.abort();
+          break;
+        }
         this.state.set(projection.name, {
           status: 'failing',
           lastError: error instanceof Error ? error.message : String(error),
@@ -298,10 +386,17 @@ export class ProjectionRunner {
     })();
   }
 
+  /** Every event type some projection reads (a wait for all of them covers every read model). */
+  handledEventTypes(): string[] {
+    return [...new Set(this.deps.projections.flatMap((projection) => projection.handles))];
+  }
+
   async statuses(): Promise<ProjectionStatus[]> {
     const rows = await this.deps.db.selectFrom('projection_checkpoints').selectAll().execute();
     return this.deps.projections.map((projection) => {
       const row = rows.find((candidate) => candidate.name === projection.name);
+      // A standby learns progress from the persisted checkpoints; these rows are read anyway.
+      if (row && !this.isLeader) this.advance(row.name, toPosition(row));
       const state = this.state.get(projection.name) ?? { status: 'standby' as const };
       return {
         name: projection.name,

@@ -118,7 +118,9 @@ export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner })
         event.type === 'ConcertScheduled'
           ? event.data.concertId
           : concertOfTime.get(event.data.concertTimeId);
-      return concertId ? [concertId] : [];
+      if (concertId) return [concertId];
+      // A time not learnt yet may belong to a concert whose first load is in flight.
+      return event.type === 'ConcertScheduled' ? [] : 'unplaceable';
     },
   );
   const load = async (concertId: string) => {

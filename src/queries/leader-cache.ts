@@ -1,6 +1,6 @@
 import type { DomainEventType, ParsedEvent } from '../events/domain-event.js';
 import { handledBy, type Projection } from '../projections/projection.js';
-import type { ProjectionRunner } from '../projections/runner.js';
+import { readModelsSwapped, type ProjectionRunner } from '../projections/runner.js';
 
 /**
  * A read cache that is never behind its read model. Only the process running the
@@ -16,10 +16,21 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
   constructor(
     private readonly runner: ProjectionRunner,
     projection: Projection<T>,
-    invalidate: (event: ParsedEvent<T>) => readonly string[] | 'all',
+    /**
+     * The keys an event changes; 'all' drops everything; 'unplaceable' means the event
+     * cannot be tied to a key yet (what it belongs to is learnt by a load still in
+     * flight): nothing cached is affected, but no load overlapping it is kept.
+     */
+    invalidate: (event: ParsedEvent<T>) => readonly string[] | 'all' | 'unplaceable',
     private readonly limit = 100_000,
   ) {
     runner.applied.subscribe((batch) => {
+      if (batch.projection === readModelsSwapped) {
+        // A rebuild swapped a table in (here or in another process): nothing cached holds.
+        this.entries.clear();
+        this.generation++;
+        return;
+      }
       if (batch.projection !== projection.name) return;
       let dropped = false;
       for (const event of batch.events) {
@@ -29,6 +40,10 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
           this.entries.clear();
           this.generation++;
           return;
+        }
+        if (keys === 'unplaceable') {
+          dropped = true;
+          continue;
         }
         for (const key of keys) this.entries.delete(key);
         dropped ||= keys.length > 0;

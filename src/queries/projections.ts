@@ -11,16 +11,16 @@ export async function projectionStatuses(system: Pick<System, 'runner' | 'store'
     statuses.map(async (status) => {
       const handles =
         projections.find((projection) => projection.name === status.name)?.handles ?? [];
-      const ahead = await system.store.readAll({
+      const lag = await system.store.countEvents({
         fromPosition: status.checkpoint,
         filter: { eventTypes: handles },
-        maxCount: lagCap,
+        limit: lagCap,
       });
       return {
         name: status.name,
         version: status.version,
         checkpoint: formatPosition(status.checkpoint),
-        lag: ahead.length,
+        lag,
         eventsApplied: status.eventsApplied,
         status: status.status,
         ...(status.lastError ? { lastError: status.lastError } : {}),

@@ -1,6 +1,7 @@
 import { concertKind } from '../events/catalog.js';
 import { foldEvents, type StreamKind } from '../events/event.js';
 import { paymentKind } from '../events/payment.js';
+import { queueKind, queueStream } from '../events/queue.js';
 import { seatKind } from '../events/seat.js';
 import { tokenKind } from '../events/token.js';
 import { walletKind } from '../events/wallet.js';
@@ -18,6 +19,7 @@ const kinds: readonly [string, StreamKind<unknown, never>][] = [
   ['token-', tokenKind as StreamKind<unknown, never>],
   ['payment-', paymentKind as StreamKind<unknown, never>],
   ['concert-', concertKind as StreamKind<unknown, never>],
+  [queueStream, queueKind as StreamKind<unknown, never>],
 ];
 
 export const kindOfStream = (streamName: string) =>
@@ -55,6 +57,14 @@ export function parseMoment(
   if (at === undefined) return undefined;
   const position = parsePosition(at);
   if (position) return { position };
+  // ISO dates and times only, each part in range: Date.parse alone accepts "1" or rolls
+  // 2026-02-31 over to March.
+  const match =
+    /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(at);
+  if (!match) return undefined;
+  const [year, month, day] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  if (calendar.getUTCMonth() !== month - 1 || calendar.getUTCDate() !== day) return undefined;
   const time = Date.parse(at);
   return Number.isNaN(time) ? undefined : { time };
 }
@@ -80,38 +90,4 @@ export async function streamStateAt(store: EventStore, streamName: string, at: s
     position: last ? formatPosition(last.position) : null,
     state: foldEvents(kind, events),
   };
-}
-
-/** Everything that happened to one user, in log order: tokens, wallet, holds, payments. */
-export async function traceUser(
-  store: EventStore,
-  userId: string,
-): Promise<(HistoryEntry & { stream: string })[]> {
-  const own = [`token-${userId}`, `wallet-${userId}`];
-  const entries: (HistoryEntry & { stream: string })[] = [];
-  // Later events of a user's hold or payment need not name the user again.
-  const reservations = new Set<string>();
-  const payments = new Set<string>();
-  let from;
-  for (;;) {
-    const events = await store.readAll({
-      fromPosition: from,
-      filter: { streamPrefixes: [...own, 'seat-', 'payment-'] },
-      maxCount: 5000,
-    });
-    for (const event of events) {
-      const data = event.data as { userId?: unknown; reservationId?: unknown; paymentId?: unknown };
-      const mine =
-        own.includes(event.streamName) ||
-        data.userId === userId ||
-        (typeof data.reservationId === 'string' && reservations.has(data.reservationId)) ||
-        (typeof data.paymentId === 'string' && payments.has(data.paymentId));
-      if (!mine) continue;
-      if (typeof data.reservationId === 'string') reservations.add(data.reservationId);
-      if (typeof data.paymentId === 'string') payments.add(data.paymentId);
-      entries.push({ stream: event.streamName, ...toHistoryEntry(event) });
-    }
-    if (events.length < 5000) return entries;
-    from = events[events.length - 1]!.position;
-  }
 }

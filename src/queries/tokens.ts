@@ -7,43 +7,79 @@ export interface TokenView {
   readonly token: string;
   readonly userId: string;
   readonly status: 'hold' | 'pass' | 'expired';
-  /** 0 unless waiting; 1 for the token that is admitted next. */
-  readonly position: number;
+  /** 0 unless waiting; 1 for the token that is admitted next; null while pre-queued. */
+  readonly position: number | null;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly expiresAt?: string;
+  /** Waiting for the opening's draw (position null until then). */
+  readonly prequeue?: true;
+  readonly opensAt?: string;
+  /** Why an expired token expired. */
+  readonly reason?: 'ttl' | 'payment' | 'revoked';
 }
 
-type TokenRow = Omit<TokenTable, 'admitted_at'>;
 type TokenEventType = (typeof tokensProjection.handles)[number];
+export type TokenRow = Omit<TokenTable, 'admitted_at' | 'draw_round'> & { opens_at: Date | null };
+
+/** What places every waiting token: admissions so far and the numbers nobody holds. */
+export interface Placement {
+  readonly admitted: number;
+  /** Sorted ascending. */
+  readonly holes: readonly number[];
+}
+
+export function holesBelow(holes: readonly number[], number: number): number {
+  let low = 0;
+  let high = holes.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (holes[mid]! < number) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
 
 /**
- * A waiting token's position is O(1): admission is strictly FIFO, so the tokens admitted
- * so far are exactly queue numbers 1..admitted_count. A pass whose time is up reads as
- * expired even before the admission process records it.
+ * A waiting token's position is O(1)-ish: admission is strictly in queue-number order, so
+ * every number below a waiting token's is admitted, a hole or still waiting:
+ * position = queue_number - admitted - holes below it (holes are few: a binary search).
+ * A pass whose time is up reads as expired even before the admission process records it.
  */
-function toTokenView(row: TokenRow, admittedCount: number, now: Date): TokenView {
+export function toTokenView(row: TokenRow, placement: Placement, now: Date): TokenView {
   const timedOut = row.status === 'pass' && row.expires_at !== null && row.expires_at <= now;
   const status = timedOut ? 'expired' : row.status;
+  const prequeued = status === 'hold' && row.queue_number === null;
+  let position: number | null = 0;
+  if (prequeued) position = null;
+  else if (status === 'hold') {
+    const number = row.queue_number!;
+    position = Math.max(1, number - placement.admitted - holesBelow(placement.holes, number));
+  }
   return {
     token: row.token_id,
     userId: row.user_id,
     status,
-    position: status === 'hold' ? Math.max(1, row.queue_number - admittedCount) : 0,
+    position,
     createdAt: row.issued_at.toISOString(),
     updatedAt: (timedOut ? row.expires_at! : row.updated_at).toISOString(),
     ...(row.expires_at ? { expiresAt: row.expires_at.toISOString() } : {}),
+    ...(prequeued
+      ? {
+          prequeue: true as const,
+          ...(row.opens_at ? { opensAt: row.opens_at.toISOString() } : {}),
+        }
+      : {}),
+    ...(status === 'expired' ? { reason: timedOut ? 'ttl' : (row.expired_reason ?? 'ttl') } : {}),
   };
 }
 
-async function fetchToken(
-  db: Db,
-  tokenId: string,
-): Promise<(TokenRow & { admitted_count: number }) | undefined> {
+async function fetchToken(db: Db, tokenId: string): Promise<TokenRow | undefined> {
   return db
     .selectFrom('tokens')
     .innerJoin('queue_stats', (join) => join.on('queue_stats.id', '=', 1))
-    .select([
+    .leftJoin('queue_draws', 'queue_draws.round', 'tokens.draw_round')
+    .select((eb) => [
       'tokens.token_id',
       'tokens.user_id',
       'tokens.status',
@@ -51,39 +87,45 @@ async function fetchToken(
       'tokens.issued_at',
       'tokens.updated_at',
       'tokens.expires_at',
-      'queue_stats.admitted_count',
+      'tokens.expired_reason',
+      // A pre-queued token answers the opening it waits for: the scheduled one, or the
+      // time it opened while the draw is pending.
+      eb.fn.coalesce('queue_draws.opened_at', 'queue_stats.opens_at').as('opens_at'),
     ])
     .where('tokens.token_id', '=', tokenId)
     .executeTakeFirst();
 }
 
+export async function loadPlacement(db: Db): Promise<Placement> {
+  const { admitted } = await queueLength(db);
+  const holes = await db.selectFrom('queue_holes').select('number').orderBy('number').execute();
+  return { admitted, holes: holes.map((hole) => Number(hole.number)) };
+}
+
 /**
  * Token lookups for every gated request and every waiting user's poll, cached in the
  * projection leader (LeaderCache): a token's row until one of its events is applied, and
- * the admitted count (which places every waiting token) until the next admission.
+ * the placement (which places every waiting token) until the next admission, expiry or
+ * queue event.
  */
 export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
-  const rows = new LeaderCache<TokenRow & { admitted_count: number }, TokenEventType>(
-    deps.runner,
-    tokensProjection,
-    (event) => [event.data.tokenId],
+  const rows = new LeaderCache<TokenRow, TokenEventType>(deps.runner, tokensProjection, (event) =>
+    'tokenId' in event.data ? [event.data.tokenId] : 'all',
   );
-  const admitted = new LeaderCache<number, TokenEventType>(
+  const placements = new LeaderCache<Placement, TokenEventType>(
     deps.runner,
     tokensProjection,
-    (event) => (event.type === 'TokenAdmitted' ? 'all' : []),
+    (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const cached = rows.get(tokenId);
-    if (!cached) {
-      const fetched = await rows.load(tokenId, () => fetchToken(deps.db, tokenId));
-      return fetched ? toTokenView(fetched, fetched.admitted_count, now) : undefined;
-    }
-    if (cached.status !== 'hold') return toTokenView(cached, 0, now);
-    const count =
-      admitted.get('count') ??
-      (await admitted.load('count', async () => (await queueLength(deps.db)).admitted));
-    return toTokenView(cached, count ?? cached.admitted_count, now);
+    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(deps.db, tokenId)));
+    if (!row) return undefined;
+    if (row.status !== 'hold' || row.queue_number === null)
+      return toTokenView(row, { admitted: 0, holes: [] }, now);
+    const placement =
+      placements.get('placement') ??
+      (await placements.load('placement', () => loadPlacement(deps.db)));
+    return toTokenView(row, placement!, now);
   };
 }
 

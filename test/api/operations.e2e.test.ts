@@ -95,6 +95,7 @@ describe('admin', () => {
       'available-seats',
       'payments',
       'reservations',
+      'seat-map',
       'tokens',
       'wallets',
     ]);

@@ -1,4 +1,6 @@
 import { admitWaitingTokens } from '../../src/commands/admission.js';
+import { tokensProjectionTypes } from '../../src/commands/queue-opening.js';
+import { firstQueueSettings } from '../../src/commands/queue-settings.js';
 import { buildApp, type App } from '../../src/api/app.js';
 import { startTestSystem, TestClock, type TestSystem } from './system.js';
 
@@ -12,7 +14,7 @@ export interface HttpResponse {
 }
 
 export interface HttpRequest {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly url: string;
   readonly headers?: Record<string, string>;
   /** An object is sent as JSON; a string is sent as it is. */
@@ -64,17 +66,22 @@ export async function startTestApi(env: Record<string, string> = {}): Promise<Te
     };
   };
   const admit = async () => {
-    await admitWaitingTokens({
-      ...system,
-      maxActiveTokens: system.config.MAX_ACTIVE_TOKENS,
-      tokenTtlSeconds: system.config.TOKEN_TTL_SECONDS,
-    });
+    // The background admission process may hold the admission lock right now (a round
+    // returns undefined then): retry until this round really ran, so that every token
+    // admissible now has been admitted by one round or the other.
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const round = await admitWaitingTokens({
+        ...system,
+        maxActiveTokens: system.config.MAX_ACTIVE_TOKENS,
+        tokenTtlSeconds: system.config.TOKEN_TTL_SECONDS,
+        firstQueueSettings: firstQueueSettings(system.config),
+      });
+      if (round !== undefined) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     // Admission runs in the background in production: wait until its effect is readable.
-    const head = await system.store.headPosition({ eventTypes: ['TokenAdmitted', 'TokenExpired'] });
-    await system.runner.waitFor(
-      { position: head, eventTypes: ['TokenAdmitted', 'TokenExpired'] },
-      5000,
-    );
+    const head = await system.store.headPosition({ eventTypes: tokensProjectionTypes });
+    await system.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 5000);
   };
   return {
     app,

@@ -5,4 +5,5 @@ export default async function globalTeardown() {
   if (!embedded) return;
   await embedded.server.stop();
   await rm(embedded.dataDir, { recursive: true, force: true });
+  process.removeListener('exit', embedded.onExit);
 }

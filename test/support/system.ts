@@ -51,3 +51,13 @@ export async function startTestSystem(
     },
   };
 }
+
+/** Waits until the projections have applied everything in the log so far (read models current). */
+export async function settleProjections(system: Pick<System, 'store' | 'runner'>): Promise<void> {
+  const position = await system.store.headPosition();
+  const caughtUp = await system.runner.waitFor(
+    { position, eventTypes: system.runner.handledEventTypes() },
+    30_000,
+  );
+  if (!caughtUp) throw new Error('projections did not catch up within 30 s');
+}

@@ -1,12 +1,16 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { DomainError } from '../../commands/errors.js';
 import type { Clock } from '../../commands/clock.js';
 import type { TokenView } from '../../queries/tokens.js';
 import type { StreamTickets } from '../stream-tickets.js';
+import type { VerifyCaller } from './identity.js';
 
-/** Who may call a route. Every route declares one in `config.access`. */
-export type Access = 'public' | 'admin' | 'any-token' | 'pass';
+/**
+ * Who may call a route. Every route declares one in `config.access`. `user`: a verified
+ * JWT when identity is configured (its `sub` goes on the request), anyone in demo mode.
+ */
+export type Access = 'public' | 'user' | 'admin' | 'any-token' | 'pass';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -22,15 +26,17 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The token's owner: the caller's identity for every token-gated route. */
     caller: TokenView | null;
+    /** The verified JWT `sub` on `user` routes; null in demo mode. */
+    authenticatedUserId: string | null;
   }
 }
 
 const tokenFormat = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Constant time, length included: both sides are hashed to 32 bytes first. */
 function keysMatch(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  const digest = (key: string) => createHash('sha256').update(key).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The queue token id from X-Queue-Token or, on event streams only, from a stream ticket. */
@@ -67,13 +73,20 @@ export function registerAccess(
     findToken: (tokenId: string, now: Date) => Promise<TokenView | undefined>;
     clock: Clock;
     adminApiKey: string;
+    verifyCaller: VerifyCaller | undefined;
     streamTickets: StreamTickets;
   },
 ): void {
   app.decorateRequest('caller', null);
+  app.decorateRequest('authenticatedUserId', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
     const { access = 'public', allowExpiredForReplay = false } = request.routeOptions.config;
     if (access === 'public') return;
+    if (access === 'user') {
+      if (deps.verifyCaller)
+        request.authenticatedUserId = await deps.verifyCaller(request.headers.authorization);
+      return;
+    }
     if (access === 'admin') {
       const key = request.headers['x-admin-key'];
       if (typeof key !== 'string' || !keysMatch(key, deps.adminApiKey)) {
@@ -89,12 +102,20 @@ export function registerAccess(
     if (token.status === 'hold') {
       throw new DomainError(
         'TOKEN_NOT_ACTIVE',
-        `still waiting in line at position ${token.position}`,
+        token.position === null
+          ? `waiting in the pre-queue for the opening at ${token.opensAt ?? 'a time to be set'}`
+          : `still waiting in line at position ${token.position}`,
         { position: token.position },
       );
     }
     if (token.status === 'expired' && !allowExpiredForReplay) {
-      throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+      throw new DomainError(
+        'TOKEN_EXPIRED',
+        token.reason === 'revoked'
+          ? 'this queue token was revoked'
+          : 'this queue token has expired; issue a new one',
+        { reason: token.reason ?? 'ttl' },
+      );
     }
   });
 }

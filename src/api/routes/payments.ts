@@ -47,8 +47,10 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
               deterministicId('payment', caller.userId, idempotencyKey),
             )
           : undefined;
-        if (!replay || replay.status === 'none')
-          throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one');
+        if (!replay || replay.status === 'none' || caller.reason === 'revoked')
+          throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one', {
+            reason: caller.reason ?? 'ttl',
+          });
       }
       const reservation = await findReservation(db, request.body.reservationId, clock());
       if (!reservation) throw new DomainError('NOT_FOUND', 'no such reservation');

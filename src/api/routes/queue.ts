@@ -1,76 +1,142 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import {
-  auditTime,
-  concatMap,
-  distinctUntilChanged,
-  from,
-  interval,
-  merge,
-  startWith,
-  takeWhile,
-} from 'rxjs';
+import type { FastifyReply } from 'fastify';
+import { filter } from 'rxjs';
 import { z } from 'zod';
+import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
-import { admissionRate, type TokenView } from '../../queries/tokens.js';
+import { effectiveSettings, firstQueueSettings, readQueue } from '../../commands/queue-settings.js';
+import { queueEventTypes } from '../../events/queue.js';
+import { createWaitEstimator } from '../../queries/queue-estimate.js';
+import type { TokenView } from '../../queries/tokens.js';
+import { WaitingRoom } from '../waiting-room.js';
 import type { ApiContext, ZodApp } from '../context.js';
+import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { streamTicketTtlSeconds } from '../stream-tickets.js';
 import { isoTime, problem, streamQuery, streamSecurity, tokenView } from '../schemas.js';
 
-const currentToken = tokenView.extend({ estimatedWaitSeconds: z.number().int().nonnegative() });
+const currentToken = tokenView.extend({
+  estimatedWaitSeconds: z
+    .number()
+    .int()
+    .nonnegative()
+    .nullable()
+    .describe('null while pre-queued or while the queue is paused'),
+});
 
-export function queueRoutes(app: ZodApp, { system, findToken, streamTickets }: ApiContext): void {
+/** Demo mode: the body names the user, so it is required and kept to simple ids. */
+const demoJoin = z.strictObject({
+  userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
+    error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
+  }),
+});
+/**
+ * Identity mode: the JWT names the user; a body `userId` is only checked against it. The
+ * body may be left out (Fastify validates a missing body as null).
+ */
+const jwtJoin = z
+  .strictObject({
+    userId: z
+      .string()
+      .regex(subjectFormat, { error: 'must be 1 to 255 printable characters' })
+      .optional(),
+  })
+  .nullable();
+
+const joinDescription = {
+  jwt: 'The caller is the bearer JWT `sub`. `userId` may be left out; if sent it must equal `sub`. At most `JOIN_RATE_LIMIT_PER_MINUTE` joins per user per minute.',
+  demo: 'Demo mode (no identity provider configured): the body `userId` is trusted, so anyone can act as any user. At most `JOIN_RATE_LIMIT_PER_MINUTE` joins per user per minute.',
+};
+
+export function queueRoutes(
+  app: ZodApp,
+  { system, findToken, streamTickets, countJoin, identityMode }: ApiContext,
+): void {
   const { db, clock, config } = system;
 
-  // The admission rate changes slowly; one lookup a second serves every waiting poller.
-  let rate = { value: 0, at: 0 };
-  async function estimatedWaitSeconds(token: TokenView): Promise<number> {
-    if (token.status !== 'hold') return 0;
-    const now = clock();
-    if (now.getTime() - rate.at > 1000)
-      rate = { value: await admissionRate(db, now), at: now.getTime() };
-    // With no admissions seen lately, assume slots free up only as passes run out.
-    const perSecond =
-      rate.value > 0 ? rate.value : config.MAX_ACTIVE_TOKENS / config.TOKEN_TTL_SECONDS;
-    return Math.ceil(token.position / perSecond);
-  }
+  // The line's snapshot changes slowly; one read a second serves every waiting poller.
+  const estimatedWaitSeconds = createWaitEstimator({
+    db,
+    clock,
+    readSettings: async () =>
+      effectiveSettings(await readQueue(system.store), firstQueueSettings(config)),
+    ttlSeconds: config.TOKEN_TTL_SECONDS,
+    admissionIntervalMs: config.ADMISSION_INTERVAL_MS,
+    queueChanged: system.runner.applied.pipe(
+      filter((batch) =>
+        batch.events.some((event) => queueEventTypes.includes(event.type as never)),
+      ),
+    ),
+  });
+  // Every waiting stream of this process; positions are computed once per change for all.
+  const waitingRoom = new WaitingRoom({
+    db,
+    clock,
+    line: estimatedWaitSeconds.line,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
+  app.addHook('preClose', async () => waitingRoom.close());
   const withEstimate = async (token: TokenView) => ({
     ...token,
     estimatedWaitSeconds: await estimatedWaitSeconds(token),
   });
 
-  app.post(
-    '/queue/tokens',
-    {
-      config: { access: 'public' },
-      schema: {
-        tags: ['queue'],
-        summary: 'Join the waiting queue, or get back your live token',
-        body: z.strictObject({
-          userId: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, {
-            error: 'must be 1 to 64 characters of A-Z a-z 0-9 _ . -',
-          }),
-        }),
-        response: { 200: tokenView, 201: tokenView, 400: problem },
+  /** Counts the join toward the user's limit, then issues or returns their live token. */
+  async function join(userId: string, reply: FastifyReply) {
+    await countJoin(userId);
+    const { token, created, written } = await issueToken(system, userId);
+    await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
+    const view = await findToken(token.tokenId, clock());
+    return reply.code(created ? 201 : 200).send(
+      view ?? {
+        token: token.tokenId,
+        userId: token.userId,
+        status: token.status,
+        position: 0,
+        createdAt: token.createdAt,
+        updatedAt: token.updatedAt,
+        ...(token.status === 'pass' ? { expiresAt: token.expiresAt } : {}),
       },
+    );
+  }
+  const security: { [scheme: string]: string[] }[] =
+    identityMode === 'jwt' ? [{ bearerJwt: [] }] : [{ bearerJwt: [] }, {}];
+  const joinSchema = {
+    tags: ['queue'],
+    summary: 'Join the waiting queue, or get back your live token',
+    description: joinDescription[identityMode],
+    // In demo mode a bearer token is accepted and ignored, hence the empty alternative.
+    security,
+    response: {
+      200: tokenView,
+      201: tokenView,
+      400: problem,
+      401: problem,
+      403: problem,
+      429: problem,
+      503: problem,
     },
-    async (request, reply) => {
-      const { token, created, written } = await issueToken(system, request.body.userId);
-      await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
-      const view = await findToken(token.tokenId, clock());
-      return reply.code(created ? 201 : 200).send(
-        view ?? {
-          token: token.tokenId,
-          userId: token.userId,
-          status: token.status,
-          position: 0,
-          createdAt: token.createdAt,
-          updatedAt: token.updatedAt,
-          ...(token.status === 'pass' ? { expiresAt: token.expiresAt } : {}),
-        },
-      );
-    },
-  );
+  };
+
+  if (identityMode === 'jwt') {
+    app.post(
+      '/queue/tokens',
+      { config: { access: 'user' }, schema: { ...joinSchema, body: jwtJoin } },
+      async (request, reply) => {
+        // access 'user' has verified the bearer JWT before the body was read.
+        const userId = request.authenticatedUserId!;
+        const named = request.body?.userId;
+        if (named !== undefined && named !== userId)
+          throw new DomainError('USER_MISMATCH', 'body userId is not the authenticated user');
+        return join(userId, reply);
+      },
+    );
+  } else {
+    app.post(
+      '/queue/tokens',
+      { config: { access: 'user' }, schema: { ...joinSchema, body: demoJoin } },
+      async (request, reply) => join(request.body.userId, reply),
+    );
+  }
 
   app.get(
     '/queue/tokens/current',
@@ -114,47 +180,17 @@ export function queueRoutes(app: ZodApp, { system, findToken, streamTickets }: A
         querystring: streamQuery,
       },
     },
-    (request: FastifyRequest, reply: FastifyReply) => {
-      const tokenId = request.caller!.token;
+    async (request, reply) => {
       reply.hijack();
-      reply.raw.writeHead(200, {
-        'content-type': 'text/event-stream',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-      });
-      // Projection progress pushes changes; a slow tick keeps the estimate fresh.
-      const subscription = merge(system.runner.changes.pipe(auditTime(200)), interval(5000))
-        .pipe(
-          startWith(undefined),
-          concatMap(() =>
-            from(
-              findToken(tokenId, clock()).then((token) =>
-                token ? withEstimate(token) : undefined,
-              ),
-            ),
-          ),
-          distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
-          takeWhile((token) => token !== undefined && token.status !== 'expired', true),
-        )
-        .subscribe({
-          next: (token) => {
-            if (!token) return;
-            reply.raw.write(
-              `event: ${token.status === 'expired' ? 'expired' : 'token'}\ndata: ${JSON.stringify(token)}\n\n`,
-            );
-          },
-          error: (error: unknown) => {
-            request.log.error({ err: error }, 'token event stream failed');
-            reply.raw.end();
-          },
-          complete: () => reply.raw.end(),
-        });
-      const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-      reply.raw.on('close', () => {
-        clearInterval(keepAlive);
-        subscription.unsubscribe();
-      });
+      // Helmet's and CORS headers were set on the reply before the hijack: keep them.
+      for (const [name, value] of Object.entries(reply.getHeaders()))
+        if (value !== undefined) reply.raw.setHeader(name, value);
+      const lastEventId = request.headers['last-event-id'];
+      await waitingRoom.open(
+        reply.raw,
+        request.caller!,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
     },
   );
 }

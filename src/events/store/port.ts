@@ -95,6 +95,14 @@ export interface ReadAllOptions {
   readonly filter?: LogFilter;
 }
 
+export interface CountEventsOptions {
+  /** Exclusive, as in readAll. */
+  readonly fromPosition?: Position;
+  readonly filter?: Pick<LogFilter, 'eventTypes'>;
+  /** Counting stops here (the answer is then `limit`). */
+  readonly limit: number;
+}
+
 export interface SubscribeOptions {
   readonly fromPosition?: Position;
   readonly filter?: LogFilter;
@@ -138,6 +146,11 @@ export interface EventStore {
    * older transaction has ended, so waiting for it covers everything committed so far.
    */
   headPosition(filter?: Pick<LogFilter, 'eventTypes'>): Promise<Position>;
+  /**
+   * How many events (of the filter's types) lie after `fromPosition`, counted up to
+   * `limit`: a projection's lag, without reading the events themselves.
+   */
+  countEvents(options: CountEventsOptions): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -14,6 +14,7 @@ import {
   WrongExpectedVersionError,
   comparePositions,
   type AppendResult,
+  type CountEventsOptions,
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
@@ -219,6 +220,16 @@ export class EventStoreDbStore implements EventStore {
 
   subscribeToAll(options: SubscribeOptions = {}): Observable<RecordedEvent> {
     return observeBatches((signal) => this.streamAll({ ...options, signal }));
+  }
+
+  /** EventStoreDB has no count: read the (filtered) events up to the limit and count them. */
+  async countEvents(options: CountEventsOptions): Promise<number> {
+    const ahead = await this.readAll({
+      ...(options.fromPosition ? { fromPosition: options.fromPosition } : {}),
+      ...(options.filter ? { filter: options.filter } : {}),
+      maxCount: options.limit,
+    });
+    return ahead.length;
   }
 
   /**

@@ -10,6 +10,7 @@ import {
   formatPosition,
   parsePosition,
   type AppendResult,
+  type CountEventsOptions,
   type EventStore,
   type EventToAppend,
   type ExpectedRevision,
@@ -25,6 +26,8 @@ import {
 import { migrateEventStore } from './schema.js';
 
 const notifyChannel = 'es_events';
+/** LISTEN clients already given back to the pool (a second release throws). */
+const released = new WeakSet<pg.PoolClient>();
 const uniqueViolation = '23505';
 const maxPrepare = 2n ** 63n - 1n;
 /** idle_in_transaction_session_timeout bounds how long an open transaction can hide the head. */
@@ -259,7 +262,7 @@ export class PostgresEventStore implements EventStore {
       if (comparePositions(position, newest) > 0) newest = position;
       wake?.();
     });
-    await this.listen();
+    await this.listen().catch(() => undefined);
     try {
       let retryDelay = 1;
       while (!signal?.aborted && !this.closed) {
@@ -280,6 +283,8 @@ export class PostgresEventStore implements EventStore {
         // transaction: retry soon rather than at the next poll.
         const waitMs = newest.commit >= horizon ? retryDelay : this.pollIntervalMs;
         retryDelay = newest.commit >= horizon ? Math.min(retryDelay * 2, 50) : 1;
+        // Reconnect LISTEN after a dropped connection, so other processes' appends wake us again.
+        if (!this.listener && !this.closed) void this.listen().catch(() => undefined);
         const waitOver = new AbortController();
         wake = () => waitOver.abort();
         await sleep(
@@ -306,6 +311,27 @@ export class PostgresEventStore implements EventStore {
     );
     const row = rows[0];
     return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) } : START;
+  }
+
+  /** One index range scan over (transaction_id, seq), stopped at `limit`; no event is read out. */
+  async countEvents(options: CountEventsOptions): Promise<number> {
+    const from = options.fromPosition ?? START;
+    const values: unknown[] = [
+      String(from.commit < 0n ? 0n : from.commit),
+      String(from.prepare),
+      options.limit,
+    ];
+    const types = options.filter?.eventTypes;
+    if (types) values.push(types);
+    const { rows } = await this.pool.query<{ count: number }>(
+      `SELECT count(*)::int AS count FROM (
+         SELECT 1 FROM es_events e
+         WHERE (e.transaction_id, e.seq) > ($1::text::xid8, $2::bigint)
+         ${types ? 'AND e.event_type = ANY($4::text[])' : ''}
+         LIMIT $3) ahead`,
+      values,
+    );
+    return rows[0]!.count;
   }
 
   /** Wakes local subscribers now and other processes through one coalesced NOTIFY. */
@@ -335,14 +361,26 @@ export class PostgresEventStore implements EventStore {
         const position = message.payload ? parsePosition(message.payload) : undefined;
         if (position) this.committed.next({ position });
       });
-      client.on('error', () => {
-        // The poll fallback keeps subscribers going; reconnect on the next subscription.
-        this.listener = undefined;
+      client.on('error', (error) => {
+        // The poll fallback keeps subscribers going until a reader reconnects (each
+        // subscriber's next wait does). The dead client goes back to be discarded:
+        // kept, it would leak a pool slot per dropped connection and block pool.end().
+        if (this.listener === listening) this.listener = undefined;
+        // 'error' can fire more than once, or after close() released it: release once.
+        if (!released.has(client)) {
+          released.add(client);
+          client.release(error);
+        }
       });
       await client.query(`LISTEN ${notifyChannel}`);
       return client;
     })();
-    return this.listener;
+    const listening = this.listener;
+    // A failed LISTEN (database down) is retried by the next reader rather than cached.
+    listening.catch(() => {
+      if (this.listener === listening) this.listener = undefined;
+    });
+    return listening;
   }
 
   async close(): Promise<void> {
@@ -354,7 +392,10 @@ export class PostgresEventStore implements EventStore {
     if (listener) {
       // A listener that never connected has nothing to release.
       const client = await listener.catch(() => undefined);
-      client?.release(true);
+      if (client && !released.has(client)) {
+        released.add(client);
+        client.release(true);
+      }
     }
   }
 }

@@ -1,0 +1,152 @@
+import type { BenchContext, ScenarioResult } from './scenarios.js';
+import { percentile, startServer, type RunningServer } from './support.js';
+
+interface Waiter {
+  readonly token: string;
+  readonly estimate: number | null;
+  readonly position: number | null;
+  readonly joinedAt: number;
+  admittedAt?: number;
+}
+
+interface Current {
+  status: string;
+  position: number | null;
+  estimatedWaitSeconds: number | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+async function current(server: RunningServer, token: string): Promise<Current> {
+  const response = await fetch(`${server.baseUrl}/queue/tokens/current`, {
+    headers: { 'x-queue-token': token },
+  });
+  return (await response.json()) as Current;
+}
+
+/** Joins, then reads the estimate the user is shown right after joining. */
+async function join(server: RunningServer, userId: string): Promise<Waiter> {
+  const response = await fetch(`${server.baseUrl}/queue/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ userId }),
+  });
+  const { token } = (await response.json()) as { token: string };
+  const seen = await current(server, token);
+  return {
+    token,
+    estimate: seen.estimatedWaitSeconds,
+    position: seen.position,
+    joinedAt: Date.parse(seen.createdAt),
+    ...(seen.status === 'pass' ? { admittedAt: Date.parse(seen.updatedAt) } : {}),
+  };
+}
+
+/** Polls every waiter until admitted; the admission time is the server's (updatedAt). */
+async function awaitAdmissions(server: RunningServer, waiters: Waiter[], timeoutMs: number) {
+  const deadline = Date.now() + timeoutMs;
+  while (waiters.some((waiter) => waiter.admittedAt === undefined)) {
+    if (Date.now() > deadline) throw new Error('not every waiter was admitted in time');
+    await Promise.all(
+      waiters
+        .filter((waiter) => waiter.admittedAt === undefined)
+        .map(async (waiter) => {
+          const seen = await current(server, waiter.token);
+          if (seen.status !== 'hold') waiter.admittedAt = Date.parse(seen.updatedAt);
+        }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
+}
+
+/** |estimate / real wait - 1| per user; a real wait under 1 s counts as 1 s (the estimate's unit). */
+function errors(waiters: readonly Waiter[]): number[] {
+  return waiters
+    .map((waiter) => {
+      const real = Math.max(1, (waiter.admittedAt! - waiter.joinedAt) / 1000);
+      return Math.abs((waiter.estimate ?? Number.POSITIVE_INFINITY) / real - 1);
+    })
+    .sort((a, b) => a - b);
+}
+
+function describe(name: string, waiters: readonly Waiter[]) {
+  const sorted = errors(waiters);
+  const median = percentile(sorted, 50) * 100;
+  const p90 = percentile(sorted, 90) * 100;
+  const sample = [...waiters]
+    .sort((a, b) => (a.position ?? 0) - (b.position ?? 0))
+    .filter((_, i, all) => i === 5 || i === Math.floor(all.length / 2) || i === all.length - 1)
+    .map(
+      (waiter) =>
+        `position ${waiter.position}: told ${waiter.estimate} s, admitted after ${((waiter.admittedAt! - waiter.joinedAt) / 1000).toFixed(1)} s`,
+    );
+  return {
+    figures: [
+      {
+        name: `${name}: median |estimate/real - 1| (${waiters.length} users)`,
+        value: Number(median.toFixed(1)),
+        unit: '%',
+        target: '<= 25',
+        met: median <= 25,
+      },
+      {
+        name: `${name}: p90 |estimate/real - 1|`,
+        value: Number(p90.toFixed(1)),
+        unit: '%',
+        target: '<= 50',
+        met: p90 <= 50,
+      },
+    ],
+    notes: [`${name}: ${sample.join('; ')}`],
+  };
+}
+
+const lineEnv = { MAX_ACTIVE_TOKENS: '5', TOKEN_TTL_SECONDS: '3', ADMISSION_INTERVAL_MS: '1000' };
+
+/**
+ * Honest estimates (issue 15): 5 slots, a 3 s pass. A fresh line (everyone joins at
+ * once in its first second) and a steady line (one join every 0.6 s for a minute,
+ * measured after its first 20 s). Each user's estimate at join against the real wait.
+ */
+export async function eta(context: BenchContext): Promise<ScenarioResult> {
+  const fresh = context.smoke ? 15 : 70;
+  const steadySeconds = context.smoke ? 6 : 60;
+  const freshServer = await startServer(await context.createDatabase(), lineEnv);
+  let freshResult;
+  try {
+    const waiters = await Promise.all(
+      Array.from({ length: fresh }, (_, i) => join(freshServer, `fresh-${i}`)),
+    );
+    await awaitAdmissions(freshServer, waiters, 300_000);
+    freshResult = describe('fresh line', waiters);
+  } finally {
+    await freshServer.stop();
+  }
+
+  const steadyServer = await startServer(await context.createDatabase(), lineEnv);
+  try {
+    const joining: Promise<Waiter>[] = [];
+    const started = Date.now();
+    for (let i = 0; Date.now() - started < steadySeconds * 1000; i++) {
+      joining.push(join(steadyServer, `steady-${i}`));
+      await new Promise((resolve) => setTimeout(resolve, 600));
+    }
+    const waiters = await Promise.all(joining);
+    await awaitAdmissions(steadyServer, waiters, 300_000);
+    const measured = waiters.filter(
+      (waiter) => waiter.joinedAt - started >= (steadySeconds / 3) * 1000,
+    );
+    const steadyResult = describe('steady line', measured);
+    return {
+      scenario: 'eta',
+      figures: [...freshResult.figures, ...steadyResult.figures],
+      notes: [
+        ...freshResult.notes,
+        ...steadyResult.notes,
+        'before (issue 15, main): median estimate at join about 94x the real wait in the fresh line',
+      ],
+    };
+  } finally {
+    await steadyServer.stop();
+  }
+}

@@ -1,0 +1,101 @@
+// A load-generator process for `npm run bench -- waiting`: holds thousands of raw
+// text/event-stream connections and records when each heard each event id. It runs apart
+// from the bench and the server because a process here may open at most 20,000 files.
+import net from 'node:net';
+
+interface Stream {
+  readonly token: string;
+  socket: net.Socket | undefined;
+  tail: string;
+  /** Arrival time (ms since the epoch) of each event id, the first time it came. */
+  readonly heard: Map<string, number>;
+  ended: boolean;
+}
+
+type Command =
+  | { type: 'open'; port: number; tokens: string[] }
+  | { type: 'heard'; positions: (number | null)[] }
+  | { type: 'close' };
+
+const streams: Stream[] = [];
+const idPattern = /(?:^|\n)id: (\S+)\n/g;
+
+function openOne(port: number, stream: Stream): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1');
+    stream.socket = socket;
+    socket.setEncoding('latin1');
+    socket.on('connect', () =>
+      socket.write(
+        `GET /queue/tokens/current/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\nX-Queue-Token: ${stream.token}\r\n\r\n`,
+      ),
+    );
+    socket.on('data', (chunk: string) => {
+      const now = Date.now();
+      const text = stream.tail + chunk;
+      const cut = text.lastIndexOf('\n');
+      stream.tail = text.slice(cut + 1);
+      for (const match of text.slice(0, cut + 1).matchAll(idPattern)) {
+        if (!stream.heard.has(match[1]!)) stream.heard.set(match[1]!, now);
+        resolve();
+      }
+    });
+    const finish = () => {
+      stream.ended = true;
+      resolve();
+    };
+    socket.on('end', finish);
+    socket.on('close', finish);
+    socket.on('error', finish);
+  });
+}
+
+/**
+ * When a stream first heard `position` or a newer place (a smaller one, or its pass): the
+ * server coalesces moves that come close together, so one message may stand for several.
+ */
+function heardBy(stream: Stream, position: number): number {
+  let first = -1;
+  for (const [id, at] of stream.heard) {
+    const place = id.startsWith('h') ? Number(id.slice(1)) : 0;
+    if (place <= position && (first < 0 || at < first)) first = at;
+  }
+  return first;
+}
+
+process.on('message', (message: Command) => {
+  void (async () => {
+    if (message.type === 'open') {
+      const batch = 250;
+      for (let i = 0; i < message.tokens.length; i += batch) {
+        const slice = message.tokens.slice(i, i + batch).map((token) => {
+          const stream: Stream = {
+            token,
+            socket: undefined,
+            tail: '',
+            heard: new Map(),
+            ended: false,
+          };
+          streams.push(stream);
+          return openOne(message.port, stream);
+        });
+        await Promise.all(slice);
+      }
+      process.send!({
+        type: 'opened',
+        first: streams.map((stream) => [...stream.heard.keys()][0] ?? null),
+      });
+    } else if (message.type === 'heard') {
+      process.send!({
+        type: 'heard',
+        times: message.positions.map((position, i) =>
+          position === null ? null : heardBy(streams[i]!, position),
+        ),
+        open: streams.filter((stream) => !stream.ended).length,
+      });
+    } else {
+      for (const stream of streams) stream.socket?.destroy();
+      process.exit(0);
+    }
+  })();
+});

@@ -1,0 +1,260 @@
+// `npm run bench -- waiting`: N users join and hold GET /queue/tokens/current/events open
+// while the line moves (100 admitted every ~3 s by the server's own admission process).
+import { fork, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { drive, percentile, startServer, type RunningServer } from './support.js';
+
+export interface WaitingFigure {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  readonly baseline?: number;
+  readonly target?: string;
+  readonly met?: boolean;
+}
+
+/** Streams one load-generator process holds (each process may open 20,000 files). */
+const streamsPerClient = 6500;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+class ClientProcess {
+  private readonly child: ChildProcess;
+  private pending: ((reply: unknown) => void) | undefined;
+  constructor() {
+    this.child = fork('bench/waiting-clients.ts', [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child.on('message', (reply) => this.pending?.(reply));
+  }
+  request<T>(command: unknown): Promise<T> {
+    return new Promise<T>((resolve) => {
+      this.pending = resolve as (reply: unknown) => void;
+      this.child.send(command as object);
+    });
+  }
+  stop(): void {
+    this.child.send({ type: 'close' });
+  }
+}
+
+interface Batch {
+  readonly admittedAt: number;
+  /** Tokens admitted so far: FIFO, so the batch's highest queue number. */
+  readonly admittedCount: number;
+}
+
+async function admissionBatches(db: pg.Client, since: number, until: number): Promise<Batch[]> {
+  const { rows } = await db.query<{ admitted_at: Date; admitted_count: string }>(
+    `SELECT admitted_at, max(queue_number) AS admitted_count FROM tokens
+     WHERE admitted_at > $1 AND admitted_at < $2 GROUP BY admitted_at ORDER BY admitted_at`,
+    [new Date(since), new Date(until)],
+  );
+  return rows.map((row) => ({
+    admittedAt: row.admitted_at.getTime(),
+    admittedCount: Number(row.admitted_count),
+  }));
+}
+
+export interface WaitingRun {
+  readonly connections: number;
+  readonly waiting: number;
+  readonly rssBeforeMb: number;
+  readonly rssOpenMb: number;
+  readonly rssPerConnectionKb: number;
+  readonly openSeconds: number;
+  readonly moves: number;
+  readonly heard: number;
+  readonly expected: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly lastHeardMaxMs: number;
+  readonly cpuPerSecond: number;
+  readonly cpuPerMoveMs: number;
+  readonly joinBefore: { p50Ms: number; p99Ms: number; perSecond: number };
+  readonly joinDuring: { p50Ms: number; p99Ms: number; perSecond: number };
+}
+
+/** One run at `count` connections on a fresh database and server. */
+export async function measureWaiting(
+  databaseUrl: string,
+  count: number,
+  windowMs: number,
+  aheadInLine = 1000,
+): Promise<WaitingRun> {
+  const server: RunningServer = await startServer(databaseUrl, {
+    MAX_ACTIVE_TOKENS: '100',
+    TOKEN_TTL_SECONDS: '3',
+    ADMISSION_INTERVAL_MS: '500',
+  });
+  const db = new pg.Client({ connectionString: databaseUrl });
+  db.on('error', () => undefined);
+  await db.connect();
+  const clients: ClientProcess[] = [];
+  try {
+    // These join first: joins before any stream is open (the baseline), and a buffer of
+    // users ahead in line, so the measured ones are still waiting when their streams open.
+    const joinBefore = await drive(
+      server.baseUrl,
+      { concurrency: 16, total: aheadInLine },
+      (i) => ({
+        method: 'POST',
+        path: '/queue/tokens',
+        body: { userId: `before-${i}` },
+      }),
+    );
+    const joined = await drive(
+      server.baseUrl,
+      { concurrency: 64, total: count, keepBodies: true, timeLimitMs: 600_000 },
+      (i) => ({ method: 'POST', path: '/queue/tokens', body: { userId: `waiting-${i}` } }),
+    );
+    if ((joined.statuses[201] ?? 0) !== count)
+      throw new Error(`not every user joined: ${JSON.stringify(joined.statuses)}`);
+    const tokens = joined.bodies.map(
+      (entry) => (JSON.parse(entry.body) as { token: string }).token,
+    );
+    const rssBefore = server.rssBytes();
+
+    const port = Number(new URL(server.baseUrl).port);
+    const chunks: string[][] = [];
+    for (let i = 0; i < tokens.length; i += streamsPerClient)
+      chunks.push(tokens.slice(i, i + streamsPerClient));
+    const openStarted = Date.now();
+    const firsts = await Promise.all(
+      chunks.map((chunk) => {
+        const client = new ClientProcess();
+        clients.push(client);
+        return client
+          .request<{ first: (string | null)[] }>({ type: 'open', port, tokens: chunk })
+          .then((reply) => reply.first);
+      }),
+    );
+    const openSeconds = (Date.now() - openStarted) / 1000;
+    await sleep(3000);
+    const rssOpen = server.rssBytes();
+
+    const windowStart = Date.now();
+    const cpuStart = server.cpuSeconds();
+    await sleep(windowMs);
+    const cpuSeconds = server.cpuSeconds() - cpuStart;
+    const windowSeconds = (Date.now() - windowStart) / 1000;
+    // Joins while the streams are open and the line moves, against joinBefore.
+    const joinDuring = await drive(
+      server.baseUrl,
+      { concurrency: 16, total: aheadInLine },
+      (i) => ({
+        method: 'POST',
+        path: '/queue/tokens',
+        body: { userId: `during-${i}` },
+      }),
+    );
+
+    const { rows } = await db.query<{ token_id: string; queue_number: string }>(
+      'SELECT token_id, queue_number FROM tokens WHERE token_id = ANY($1)',
+      [tokens],
+    );
+    const queueNumbers = new Map(rows.map((row) => [row.token_id, Number(row.queue_number)]));
+    const batches = await admissionBatches(db, windowStart, windowStart + windowMs);
+    const latencies: number[] = [];
+    let expected = 0;
+    let lastHeardMaxMs = 0;
+    for (const batch of batches) {
+      let last = 0;
+      for (const [c, chunk] of chunks.entries()) {
+        // Streams still waiting after this move, and the place it gave them.
+        const positions = chunk.map((token, i) => {
+          const queueNumber = queueNumbers.get(token)!;
+          const waiting = firsts[c]![i]?.startsWith('h');
+          return waiting && queueNumber > batch.admittedCount
+            ? queueNumber - batch.admittedCount
+            : null;
+        });
+        const { times } = await clients[c]!.request<{ times: (number | null)[] }>({
+          type: 'heard',
+          positions,
+        });
+        for (const time of times) {
+          if (time === null) continue;
+          expected++;
+          if (time < 0) continue;
+          latencies.push(time - batch.admittedAt);
+          last = Math.max(last, time - batch.admittedAt);
+        }
+      }
+      lastHeardMaxMs = Math.max(lastHeardMaxMs, last);
+    }
+    latencies.sort((a, b) => a - b);
+    const waiting = firsts.flat().filter((id) => id?.startsWith('h')).length;
+    return {
+      connections: count,
+      waiting,
+      rssBeforeMb: rssBefore / 2 ** 20,
+      rssOpenMb: rssOpen / 2 ** 20,
+      rssPerConnectionKb: (rssOpen - rssBefore) / 1024 / count,
+      openSeconds,
+      moves: batches.length,
+      heard: latencies.length,
+      expected,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      lastHeardMaxMs,
+      cpuPerSecond: cpuSeconds / windowSeconds,
+      cpuPerMoveMs: batches.length > 0 ? (cpuSeconds * 1000) / batches.length : 0,
+      joinBefore,
+      joinDuring,
+    };
+  } finally {
+    for (const client of clients) client.stop();
+    await db.end();
+    await server.stop();
+  }
+}
+
+export function waitingFigures(run: WaitingRun): { figures: WaitingFigure[]; notes: string[] } {
+  const n = run.connections;
+  return {
+    figures: [
+      {
+        name: `service RSS per connection (${n} streams)`,
+        value: round(run.rssPerConnectionKb, 1),
+        unit: 'KB',
+        target: '<= 10',
+        met: run.rssPerConnectionKb <= 10,
+      },
+      { name: `service RSS with ${n} streams open`, value: round(run.rssOpenMb), unit: 'MB' },
+      {
+        name: `admission to last stream hearing it, worst move (${n})`,
+        value: round(run.lastHeardMaxMs),
+        unit: 'ms',
+        target: '< 2000',
+        met: run.moves > 0 && run.lastHeardMaxMs < 2000,
+      },
+      { name: `admission to hearing p50 (${n})`, value: round(run.p50Ms), unit: 'ms' },
+      { name: `admission to hearing p99 (${n})`, value: round(run.p99Ms), unit: 'ms' },
+      {
+        name: `moves heard (${n})`,
+        value: run.heard,
+        unit: ` of ${run.expected}`,
+        target: 'all',
+        met: run.expected > 0 && run.heard === run.expected,
+      },
+      {
+        name: `server CPU while the line moves (${n})`,
+        value: round(run.cpuPerSecond, 3),
+        unit: ' s/s',
+      },
+      {
+        name: `join p99 with ${n} streams open`,
+        value: round(run.joinDuring.p99Ms, 1),
+        unit: 'ms',
+        baseline: round(run.joinBefore.p99Ms, 1),
+      },
+    ],
+    notes: [
+      `${n} streams (${run.waiting} waiting at open) opened in ${round(run.openSeconds, 1)} s; RSS ${round(run.rssBeforeMb)} MB before, ${round(run.rssOpenMb)} MB with them open`,
+      `${run.moves} moves of 100 admissions; server CPU ${round(run.cpuPerMoveMs)} ms per move (window incl. heartbeats and the admission process)`,
+      `join p50/p99 ${round(run.joinBefore.p50Ms, 1)}/${round(run.joinBefore.p99Ms, 1)} ms before the streams, ${round(run.joinDuring.p50Ms, 1)}/${round(run.joinDuring.p99Ms, 1)} ms with them open (16 connections)`,
+    ],
+  };
+}

@@ -1,0 +1,129 @@
+import type { ServerResponse } from 'node:http';
+
+export interface SseOptions {
+  /** A comment line this often on an otherwise quiet stream keeps proxies from cutting it. */
+  readonly heartbeatMs: number;
+  /** The `retry:` reconnect hint; each stream gets a value between this and twice this. */
+  readonly retryMs: number;
+  /** A reader this far behind (bytes queued in the process) is dropped. */
+  readonly maxBufferedBytes: number;
+}
+
+export const defaultSseOptions: SseOptions = {
+  heartbeatMs: 15_000,
+  retryMs: 3000,
+  maxBufferedBytes: 32 * 1024,
+};
+
+const connectionOf = Symbol('sse connection');
+type TaggedResponse = ServerResponse & { [connectionOf]?: SseConnection };
+
+/** One open stream. Subclasses add what they push; no closures or timers per stream. */
+export class SseConnection {
+  /** When anything (message or heartbeat) was last written. */
+  lastWriteAt = 0;
+  channel: SseChannel<SseConnection> | undefined;
+  constructor(readonly response: ServerResponse) {}
+}
+
+/** Shared by every stream: `this` is the response whose connection closed. */
+function onResponseClose(this: TaggedResponse): void {
+  const connection = this[connectionOf];
+  connection?.channel?.forget(connection);
+}
+
+/**
+ * A set of open server-sent-event streams with one heartbeat timer for all of them and a
+ * bound on what each may have queued: a slow reader is dropped with a clean end of the
+ * response (it reconnects and resumes with Last-Event-ID) instead of buffering without limit.
+ */
+export class SseChannel<C extends SseConnection> {
+  readonly connections = new Set<C>();
+  /** Dropped streams whose end has not flushed yet; destroyed on the next heartbeat. */
+  private readonly closing = new Set<ServerResponse>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  droppedSlowReaders = 0;
+
+  constructor(
+    private readonly options: SseOptions = defaultSseOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Sends the headers and the reconnect hint; the stream then belongs to the channel. */
+  open(connection: C): void {
+    const response = connection.response as TaggedResponse;
+    response.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // Jittered, so that the streams of a restarted process do not all come back at once.
+    const retry = this.options.retryMs + Math.floor(Math.random() * this.options.retryMs);
+    response.write(`retry: ${retry}\n\n`);
+    connection.lastWriteAt = this.now();
+    connection.channel = this;
+    response[connectionOf] = connection;
+    response.on('close', onResponseClose);
+    this.connections.add(connection);
+    if (!this.heartbeat) {
+      this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Writes one chunk; false when the reader was too far behind and has been dropped. */
+  send(connection: C, chunk: string): boolean {
+    const response = connection.response;
+    if (response.writableLength > this.options.maxBufferedBytes) {
+      this.drop(connection);
+      return false;
+    }
+    response.write(chunk);
+    connection.lastWriteAt = this.now();
+    return true;
+  }
+
+  /** Ends one stream, after an optional last chunk. */
+  end(connection: C, chunk?: string): void {
+    this.forget(connection);
+    connection.response.end(chunk);
+  }
+
+  /** A slow reader: stop writing, end the response behind what it already has queued. */
+  drop(connection: C): void {
+    this.droppedSlowReaders++;
+    this.forget(connection);
+    connection.response.end();
+    if (!connection.response.writableFinished) this.closing.add(connection.response);
+  }
+
+  forget(connection: SseConnection): void {
+    if (!this.connections.delete(connection as C)) return;
+    connection.response.off('close', onResponseClose);
+    delete (connection.response as TaggedResponse)[connectionOf];
+    if (this.connections.size === 0 && this.closing.size === 0) this.stopHeartbeat();
+  }
+
+  private beat(): void {
+    for (const response of this.closing) if (!response.writableFinished) response.destroy();
+    this.closing.clear();
+    const quietSince = this.now() - this.options.heartbeatMs / 2;
+    for (const connection of this.connections)
+      if (connection.lastWriteAt <= quietSince) this.send(connection, ':\n\n');
+    if (this.connections.size === 0) this.stopHeartbeat();
+  }
+
+  private stopHeartbeat(): void {
+    clearInterval(this.heartbeat);
+    this.heartbeat = undefined;
+  }
+
+  /** Ends every stream (the server is stopping). */
+  close(): void {
+    for (const connection of [...this.connections]) this.end(connection);
+    for (const response of this.closing) response.destroy();
+    this.closing.clear();
+    this.stopHeartbeat();
+  }
+}

@@ -1,0 +1,32 @@
+import pg from 'pg';
+
+/**
+ * Infrastructure errors: the store or database could not be reached or dropped the
+ * connection. They decide nothing (a command may or may not have committed), so they are
+ * never a business outcome: the API answers 503 SERVICE_UNAVAILABLE with Retry-After and
+ * background processes retry on their next round.
+ */
+
+/** SQLSTATE classes: 08 connection exception, 57P operator intervention, 53300 too many connections. */
+const transientSqlStates = /^(08|57P|53300|40001|40P01)/;
+const systemCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+/** node-postgres reports a lost connection as a plain Error; these messages are its only signal. */
+const pgConnectionMessages = [
+  'Connection terminated',
+  'Client was closed and is not queryable',
+  'Client has encountered a connection error and is not queryable',
+  'timeout exceeded when trying to connect',
+  'Connection terminated unexpectedly',
+];
+/** EventStoreDB client errors that mean "not reachable now". */
+const esdbUnavailable = new Set(['UnavailableError', 'DeadlineExceededError', 'NotLeaderError']);
+
+export function isInfrastructureError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof pg.DatabaseError) return transientSqlStates.test(error.code ?? '');
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && systemCodes.has(code)) return true;
+  if (esdbUnavailable.has(error.name) || error.name === 'InjectedConnectionError') return true;
+  if (pgConnectionMessages.some((message) => error.message.startsWith(message))) return true;
+  return error instanceof AggregateError && error.errors.some(isInfrastructureError);
+}

@@ -1,0 +1,109 @@
+import { startTestApi, type TestApi } from '../support/api.js';
+import { openSse, type SseEvent } from '../support/sse.js';
+
+let api: TestApi;
+beforeAll(async () => {
+  api = await startTestApi({ MAX_ACTIVE_TOKENS: '1', TOKEN_TTL_SECONDS: '60' });
+});
+afterAll(() => api.close());
+
+async function join(userId: string): Promise<string> {
+  const response = await api.inject({ method: 'POST', url: '/queue/tokens', payload: { userId } });
+  return response.json<{ token: string }>().token;
+}
+
+const position = (event: SseEvent) =>
+  JSON.parse(event.data) as { status: string; position: number };
+const at = (place: number) => (event: SseEvent) =>
+  event.event === 'token' && position(event).position === place;
+
+it('pushes each waiting stream its new place as the line moves, and ends with an expired event', async () => {
+  const [, second, third] = [await join('line-1'), await join('line-2'), await join('line-3')];
+  const url = `${api.baseUrl}/queue/tokens/current/events`;
+  const secondStream = await openSse(url, { 'x-queue-token': second });
+  const thirdStream = await openSse(url, { 'x-queue-token': third });
+  expect((await thirdStream.waitFor(at(3))).id).toBe('h3');
+  await secondStream.waitFor(at(2));
+
+  await api.admit(); // the first user gets the one slot
+  expect((await thirdStream.waitFor(at(2))).id).toBe('h2');
+  await secondStream.waitFor(at(1));
+
+  api.system.testClock.advance(61);
+  await api.admit(); // the first pass ran out: the second user is in
+  const admitted = await secondStream.waitFor((event) => position(event).status === 'pass');
+  expect(admitted.id).toBe('pass');
+  await thirdStream.waitFor(at(1));
+
+  api.system.testClock.advance(61);
+  const expired = await secondStream.waitFor((event) => event.event === 'expired');
+  expect(position(expired).status).toBe('expired');
+  await secondStream.ended;
+  thirdStream.close();
+});
+
+it('resumes after a reconnect with Last-Event-ID: an unchanged place is not sent again, a changed one at once', async () => {
+  // Everyone ahead leaves the line first, so this test starts from an empty line.
+  for (let i = 0; i < 5; i++) {
+    api.system.testClock.advance(61);
+    await api.admit();
+  }
+  const [, waiting] = [await join('resume-1'), await join('resume-2'), await join('resume-3')];
+  const url = `${api.baseUrl}/queue/tokens/current/events`;
+  const first = await openSse(url, { 'x-queue-token': waiting });
+  const seen = await first.waitFor((event) => event.event === 'token');
+  const before = position(seen).position;
+  first.close();
+
+  // Back with the id it last saw: nothing new to say until the line moves.
+  const again = await openSse(url, { 'x-queue-token': waiting, 'last-event-id': seen.id! });
+  expect(again.status).toBe(200);
+  api.system.testClock.advance(61);
+  await api.admit();
+  const moved = await again.waitFor((event) => event.event === 'token');
+  expect(again.events[0]).toBe(moved); // the unchanged place was not repeated
+  expect(position(moved).position).toBe(before - 1);
+  again.close();
+
+  // The line moves while it is away: on reconnect it hears the new place at once.
+  api.system.testClock.advance(61);
+  await api.admit();
+  const back = await openSse(url, { 'x-queue-token': waiting, 'last-event-id': moved.id! });
+  const current = await back.waitFor((event) => event.event === 'token');
+  expect(back.events[0]).toBe(current);
+  expect(position(current)).toMatchObject({ status: 'pass', position: 0 });
+  back.close();
+});
+
+it('lets a browser-style client follow the line with stream tickets, reopening with a fresh one', async () => {
+  const token = await join('browser');
+  const newTicket = async () =>
+    (
+      await api.inject({
+        method: 'POST',
+        url: '/queue/tokens/current/stream-ticket',
+        headers: { 'x-queue-token': token },
+      })
+    ).json<{ ticket: string }>().ticket;
+  const url = `${api.baseUrl}/queue/tokens/current/events?ticket=${await newTicket()}`;
+  const source = await openSse(url);
+  const first = await source.waitFor((event) => event.event === 'token');
+  source.close();
+
+  // EventSource reconnects to the same URL with Last-Event-ID, within the ticket's minute.
+  const reconnected = await openSse(url, { 'last-event-id': first.id! });
+  expect(reconnected.status).toBe(200);
+  reconnected.close();
+
+  // Later the same URL is refused (EventSource gives up); the page gets a new ticket.
+  api.system.testClock.advance(61);
+  const refused = await openSse(url);
+  expect(refused.status).toBe(401);
+  expect(JSON.parse(await refused.body())).toMatchObject({ code: 'TOKEN_INVALID' });
+  const reopened = await openSse(
+    `${api.baseUrl}/queue/tokens/current/events?ticket=${await newTicket()}`,
+  );
+  const current = await reopened.waitFor((event) => event.event !== undefined);
+  expect(JSON.parse(current.data)).toMatchObject({ token });
+  reopened.close();
+});

@@ -1,0 +1,85 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, isAlive, runEntryPoint, type RunningProcess } from '../support/service.js';
+
+// The service and the CLI as operators run them, on one DATA_DIR with its own embedded
+// PostgreSQL (not the test run's shared server).
+describe('the embedded PostgreSQL of a DATA_DIR', () => {
+  let dataDir: string;
+  const running: RunningProcess[] = [];
+  const postmasterPid = async () =>
+    Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-ops-'));
+  });
+  afterAll(async () => {
+    for (const process of running) process.child.kill('SIGKILL');
+    const pid = await postmasterPid().catch(() => 0);
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  const service = async (pgPort: number) => {
+    const env = {
+      PORT: String(await freePort()),
+      EMBEDDED_PG_PORT: String(pgPort),
+      DATA_DIR: dataDir,
+      ADMISSION_INTERVAL_MS: '60000',
+    };
+    const started = runEntryPoint('src/server.ts', { env });
+    running.push(started);
+    await started.waitFor(/API is ready/);
+    return started;
+  };
+
+  it('is joined through postmaster.pid by the CLI and a second service on other ports, taken over after kill -9, and stopped by its last user', async () => {
+    const firstPort = await freePort();
+    const first = await service(firstPort);
+    expect(first.messages.join('\n')).toMatch(
+      new RegExp(`started embedded PostgreSQL .* on 127\\.0\\.0\\.1:${firstPort}`),
+    );
+    const pid = await postmasterPid();
+
+    // The CLI, configured with another port, finds the running server through postmaster.pid.
+    const otherPort = String(await freePort());
+    const cli = runEntryPoint('src/cli.ts', {
+      env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: otherPort },
+      args: ['trace', '--user', 'nobody'],
+    });
+    const cliExit = await cli.exit;
+    expect(cliExit.code).toBe(0);
+    expect(isAlive(pid)).toBe(true);
+
+    // A second service on the same DATA_DIR joins the same server and leaves it running.
+    const second = await service(Number(otherPort));
+    expect(second.messages.join('\n')).toMatch(
+      new RegExp(
+        `joined the running embedded PostgreSQL pid ${pid} on 127\\.0\\.0\\.1:${firstPort}.*shared with pid ${first.child.pid}`,
+      ),
+    );
+    second.child.kill('SIGTERM');
+    expect((await second.exit).code).toBe(0);
+    expect(second.messages.join('\n')).toContain(
+      `left PostgreSQL pid ${pid} on port ${firstPort} running for pid ${first.child.pid}`,
+    );
+    expect(isAlive(pid)).toBe(true);
+
+    // kill -9 leaves the server without its owner; the next service takes it over.
+    first.child.kill('SIGKILL');
+    await first.exit;
+    expect(isAlive(pid)).toBe(true);
+    const third = await service(Number(otherPort));
+    expect(third.messages.join('\n')).toMatch(
+      new RegExp(`joined the running embedded PostgreSQL pid ${pid} .*previous owner is gone`),
+    );
+    third.child.kill('SIGTERM');
+    expect((await third.exit).code).toBe(0);
+    expect(third.messages.join('\n')).toContain(
+      `stopped PostgreSQL pid ${pid} on port ${firstPort}`,
+    );
+    expect(isAlive(pid)).toBe(false);
+    // Three services and a CLI start one after another: a budget for a loaded machine, not a speed claim.
+  }, 600_000);
+});
