@@ -1,4 +1,4 @@
-import { startTestApi, type TestApi } from '../support/api.js';
+import { adminKey, startTestApi, type TestApi } from '../support/api.js';
 import {
   audience,
   hs256Token,
@@ -123,6 +123,34 @@ describe('refuses with 401 AUTH_INVALID, and issues nothing', () => {
     const response = await join(`Bearer ${await provider.token(sub)}`);
     expect(response.statusCode).toBe(201);
   });
+});
+
+it('lets operators audit and revoke a user whose id is a JWT sub such as auth0|abc', async () => {
+  const carol = await provider.token('auth0|carol 1');
+  const joined = await join(`Bearer ${carol}`);
+  expect(joined.statusCode).toBe(201);
+  const admin = { 'x-admin-key': adminKey };
+  const history = await api.inject({
+    method: 'GET',
+    url: `/admin/streams/${encodeURIComponent('token-auth0|carol 1')}/events`,
+    headers: admin,
+  });
+  expect(history.statusCode).toBe(200);
+  expect(history.json<{ type: string }[]>()[0]).toMatchObject({ type: 'TokenIssued' });
+  const trace = await api.inject({
+    method: 'GET',
+    url: `/admin/users/${encodeURIComponent('auth0|carol 1')}/trace`,
+    headers: admin,
+  });
+  expect(trace.statusCode).toBe(200);
+  const revoked = await api.inject({
+    method: 'POST',
+    url: '/admin/queue/revocations',
+    headers: admin,
+    payload: { userId: 'auth0|carol 1' },
+  });
+  expect(revoked.statusCode).toBe(200);
+  expect(revoked.json()).toMatchObject({ userId: 'auth0|carol 1', status: 'expired' });
 });
 
 it('picks up a rotated key by its new kid, and keeps the old one while it is published', async () => {

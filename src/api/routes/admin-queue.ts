@@ -1,3 +1,4 @@
+import { subjectFormat } from '../plugins/identity.js';
 import { sql } from 'kysely';
 import { z } from 'zod';
 import { openAndDraw } from '../../commands/queue-opening.js';
@@ -39,7 +40,8 @@ const userId = z
   .string()
   .min(1)
   .max(255)
-  .regex(/^[\x21-\x7E]+$/, { error: 'must be 1 to 255 printable characters' });
+  // Any user id a join can create, including a JWT `sub` such as `auth0|abc`.
+  .regex(subjectFormat, { error: 'must be 1 to 255 printable characters' });
 
 async function queueCounts(db: Db, now: Date) {
   const { rows } = await sql<{

@@ -33,8 +33,9 @@ const concertPlan = z.strictObject({
 const streamName = z
   .string()
   .min(1)
-  .max(200)
-  .regex(/^[A-Za-z0-9_.-]+$/, { error: 'must be a stream name' });
+  .max(300)
+  // Stream names embed user ids, which a JWT `sub` makes any printable text (`token-auth0|abc`).
+  .regex(/^[^\p{C}]+$/u, { error: 'must be a stream name (printable characters)' });
 
 export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void {
   const { config } = system;

@@ -1,3 +1,4 @@
+import { subjectFormat } from '../plugins/identity.js';
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { traceUser } from '../../queries/user-trace.js';
@@ -16,13 +17,9 @@ export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
         description:
           "The user's token and wallet streams, their payment streams, and the events of the seats they held that concern their own reservations.",
         params: z.object({
-          userId: z
-            .string()
-            .min(1)
-            .max(255)
-            .regex(/^[\x21-\x7E]+$/, {
-              error: 'must be 1 to 255 printable characters',
-            }),
+          userId: z.string().min(1).max(255).regex(subjectFormat, {
+            error: 'must be 1 to 255 printable characters',
+          }),
         }),
         response: {
           200: z.object({
