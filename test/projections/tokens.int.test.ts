@@ -37,6 +37,8 @@ const expectedTokens = [
     updated_at: new Date(t(13)),
     admitted_at: new Date(t(3)),
     expires_at: new Date(t(13)),
+    draw_round: null,
+    expired_reason: 'ttl',
   },
   {
     token_id: 'b',
@@ -47,6 +49,8 @@ const expectedTokens = [
     updated_at: new Date(t(1)),
     admitted_at: null,
     expires_at: null,
+    draw_round: null,
+    expired_reason: null,
   },
   {
     token_id: 'c',
@@ -57,17 +61,26 @@ const expectedTokens = [
     updated_at: new Date(t(2)),
     admitted_at: null,
     expires_at: null,
+    draw_round: null,
+    expired_reason: null,
   },
 ];
+
+const stats = {
+  id: 1,
+  issued_count: 3,
+  admitted_count: 1,
+  openings: 0,
+  prequeue_round: 0,
+  opens_at: null,
+};
 
 describe('tokens projection', () => {
   it('numbers tokens in log order across batches and counts issued and admitted ones', async () => {
     const model = await spec.fresh();
     for (const batch of history) await model.apply(batch);
     expect(await model.rows('tokens')).toEqual(expectedTokens);
-    expect(await model.rows('queue_stats')).toEqual([
-      { id: 1, issued_count: 3, admitted_count: 1 },
-    ]);
+    expect(await model.rows('queue_stats')).toEqual([stats]);
   });
 
   it('changes nothing, counters included, when the same events are applied twice', async () => {
@@ -76,9 +89,7 @@ describe('tokens projection', () => {
     for (const batch of history) await model.apply(batch);
     await model.apply(history.flat());
     expect(await model.rows('tokens')).toEqual(expectedTokens);
-    expect(await model.rows('queue_stats')).toEqual([
-      { id: 1, issued_count: 3, admitted_count: 1 },
-    ]);
+    expect(await model.rows('queue_stats')).toEqual([stats]);
   });
 
   it('does not bring an expired token back when its admission is applied again', async () => {
@@ -86,8 +97,57 @@ describe('tokens projection', () => {
     await model.apply(history.flat());
     await model.apply([admitted('a', 3)]);
     expect((await model.rows('tokens'))[0]).toMatchObject({ token_id: 'a', status: 'expired' });
-    expect(await model.rows('queue_stats')).toEqual([
-      { id: 1, issued_count: 3, admitted_count: 1 },
+    expect(await model.rows('queue_stats')).toEqual([stats]);
+  });
+});
+
+describe('tokens projection: a pre-queue', () => {
+  const configured = at(0, {
+    type: 'QueueConfigured',
+    data: {
+      mode: 'open',
+      maxActive: 10,
+      admissionsPerMinute: null,
+      opensAt: t(30),
+      configuredAt: t(0),
+    },
+  });
+  const opened = at(1, { type: 'QueueOpened', data: { round: 1, openedAt: t(30) } });
+  const drawn = at(2, {
+    type: 'PrequeueDrawn',
+    data: { round: 1, order: ['p2', 'p1'], drawnAt: t(31) },
+  });
+  const history = [
+    [configured, issued('p1', 1), issued('p2', 2)],
+    [opened, issued('late', 30)],
+    [drawn],
+  ];
+  const numbers = async (model: Awaited<ReturnType<typeof spec.fresh>>) =>
+    (await model.rows('tokens')).map((row) => [row.token_id, row.queue_number, row.draw_round]);
+
+  it('numbers pre-queued tokens in the drawn order, before anyone who joined after the opening', async () => {
+    const model = await spec.fresh();
+    await model.apply(history[0]!);
+    expect(await numbers(model)).toEqual([
+      ['p1', null, 1],
+      ['p2', null, 1],
+    ]);
+    for (const batch of history.slice(1)) await model.apply(batch);
+    expect(await numbers(model)).toEqual([
+      ['late', 3, null],
+      ['p1', 2, 1],
+      ['p2', 1, 1],
+    ]);
+  });
+
+  it('leaves the same numbers when the history is one batch or applied twice', async () => {
+    const model = await spec.fresh();
+    await model.apply(history.flat());
+    await model.apply(history.flat());
+    expect(await numbers(model)).toEqual([
+      ['late', 3, null],
+      ['p1', 2, 1],
+      ['p2', 1, 1],
     ]);
   });
 });
