@@ -28,5 +28,7 @@ export function isInfrastructureError(error: unknown): boolean {
   if (typeof code === 'string' && systemCodes.has(code)) return true;
   if (esdbUnavailable.has(error.name) || error.name === 'InjectedConnectionError') return true;
   if (pgConnectionMessages.some((message) => error.message.startsWith(message))) return true;
-  return error instanceof AggregateError && error.errors.some(isInfrastructureError);
+  if (error instanceof AggregateError && error.errors.some(isInfrastructureError)) return true;
+  // Libraries wrap the driver's error (a failed rollback after a dropped connection).
+  return error.cause !== undefined && error.cause !== error && isInfrastructureError(error.cause);
 }

@@ -1,0 +1,32 @@
+import pg from 'pg';
+import { isInfrastructureError } from '../../../src/events/store/infrastructure-errors.js';
+import { DomainError } from '../../../src/commands/errors.js';
+
+describe('what counts as an infrastructure error (503, never a business outcome)', () => {
+  it('recognises dropped connections, refused connects and operator terminations', () => {
+    expect(isInfrastructureError(new Error('Connection terminated unexpectedly'))).toBe(true);
+    expect(isInfrastructureError(Object.assign(new Error('x'), { code: 'ECONNREFUSED' }))).toBe(
+      true,
+    );
+    const terminated = new pg.DatabaseError('terminating connection', 0, 'error');
+    terminated.code = '57P01';
+    expect(isInfrastructureError(terminated)).toBe(true);
+  });
+
+  it('looks through a wrapping error to its cause', () => {
+    const wrapped = new Error('rollback failed', {
+      cause: new Error('Client has encountered a connection error and is not queryable'),
+    });
+    expect(isInfrastructureError(wrapped)).toBe(true);
+  });
+
+  it('never takes a decided outcome or a constraint violation for one', () => {
+    expect(isInfrastructureError(new DomainError('SEAT_NOT_AVAILABLE', 'held'))).toBe(false);
+    const unique = new pg.DatabaseError('duplicate key', 0, 'error');
+    unique.code = '23505';
+    expect(isInfrastructureError(unique)).toBe(false);
+    expect(isInfrastructureError(new Error('boom', { cause: new Error('still boom') }))).toBe(
+      false,
+    );
+  });
+});
