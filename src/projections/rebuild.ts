@@ -151,8 +151,12 @@ export async function rebuildProjection(
     // read would then wait for this very transaction to end.
     const pending: RecordedEvent[] = [];
     for (let from = replayed.position; comparePositions(from, live) < 0;) {
+      // Bounded by the live checkpoint (committed, so nothing to wait for): an unbounded
+      // read would wait for writers queued behind this transaction's table locks, until
+      // idle_in_transaction_session_timeout killed it.
       const read = await deps.store.readAll({
         fromPosition: from,
+        toPosition: live,
         filter: { eventTypes: projection.handles },
         maxCount: batchSize,
       });

@@ -91,6 +91,12 @@ export interface LogFilter {
 export interface ReadAllOptions {
   /** Exclusive: events strictly after this position. Defaults to the start of the log. */
   readonly fromPosition?: Position;
+  /**
+   * Inclusive upper bound: a position already known to be committed (a checkpoint). The
+   * read then waits for nothing newer, so it cannot wait on a transaction that is itself
+   * waiting for the caller (a rebuild's swap holds table locks that writers queue on).
+   */
+  readonly toPosition?: Position;
   readonly maxCount?: number;
   readonly filter?: LogFilter;
 }

@@ -206,6 +206,22 @@ export function eventStoreContract(
       const limited = await store.readAll({ maxCount: 2, filter: { streamPrefixes: [kind] } });
       expect(limited).toHaveLength(2);
     });
+
+    it('stops at an inclusive upper bound', async () => {
+      const kind = `upto${randomUUID().slice(0, 8)}`;
+      const first = await store.appendToStream(`${kind}-${randomUUID()}`, [event('T', { i: 0 })]);
+      const second = await store.appendToStream(`${kind}-${randomUUID()}`, [event('T', { i: 1 })]);
+      await store.appendToStream(`${kind}-${randomUUID()}`, [event('T', { i: 2 })]);
+      const filter = { streamPrefixes: [kind] };
+      const upTo = await store.readAll({ toPosition: second.position, filter });
+      expect(upTo.map((e) => e.data)).toEqual([{ i: 0 }, { i: 1 }]);
+      const between = await store.readAll({
+        fromPosition: first.position,
+        toPosition: second.position,
+        filter,
+      });
+      expect(between.map((e) => e.data)).toEqual([{ i: 1 }]);
+    });
   });
 
   describe('the head of the log', () => {

@@ -26,6 +26,37 @@ describe('PostgreSQL event store', () => {
     },
   );
 
+  // A rebuild's swap reads up to the live checkpoint while writers queue behind its table
+  // locks; an unbounded read would wait (30 s) for their open transactions and the swap's
+  // own transaction would be killed as idle. Bounded, the read waits for nothing newer.
+  it('reads up to a known committed position without waiting for a newer open transaction', async () => {
+    const store = await PostgresEventStore.create(pool);
+    const kind = `bound${randomUUID().slice(0, 8)}-`;
+    const done = await store.appendToStream(`${kind}a`, [
+      { id: randomUUID(), type: 'Done', data: {} },
+    ]);
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT * FROM es_append($1, $2, $3)', [
+        `${kind}b`,
+        'any',
+        JSON.stringify([{ id: randomUUID(), type: 'Open', data: {} }]),
+      ]);
+      await store.appendToStream(`${kind}c`, [{ id: randomUUID(), type: 'Later', data: {} }]);
+      // Still inside the open transaction: this must answer now (the test's own timeout
+      // is below the store's 30 s wait).
+      const read = await store.readAll({
+        toPosition: done.position,
+        filter: { streamPrefixes: [kind] },
+      });
+      expect(read.map((event) => event.type)).toEqual(['Done']);
+    } finally {
+      await client.query('ROLLBACK');
+      client.release();
+    }
+  }, 20_000);
+
   it('never shows a subscriber an event that commits late out of order, nor a rolled-back one', async () => {
     const store = await PostgresEventStore.create(pool);
     const kind = `gap${randomUUID().slice(0, 8)}-`;

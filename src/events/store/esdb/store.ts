@@ -197,19 +197,24 @@ export class EventStoreDbStore implements EventStore {
 
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const maxCount = options.maxCount ?? 1000;
+    const { toPosition } = options;
+    let beyond = false;
     const key = filterKey(options.filter, options.fromPosition, maxCount);
     const known = this.scans.get(key);
     const events = [...(known?.events ?? [])];
     if (events.length >= maxCount) return events.slice(0, maxCount);
-    const scanned = await this.scanForward(
-      known?.scanned ?? options.fromPosition,
-      (event) => {
-        if (event && matches(event, options.filter)) events.push(event);
-        return events.length < maxCount;
-      },
-    );
-    if (events.length < maxCount && scanned) this.scans.set(key, { scanned, events });
-    return events;
+    const scanned = await this.scanForward(known?.scanned ?? options.fromPosition, (event) => {
+      if (event && toPosition && comparePositions(event.position, toPosition) > 0) {
+        beyond = true;
+        return false;
+      }
+      if (event && matches(event, options.filter)) events.push(event);
+      return events.length < maxCount;
+    });
+    if (events.length < maxCount && scanned && !beyond) this.scans.set(key, { scanned, events });
+    return toPosition
+      ? events.filter((event) => comparePositions(event.position, toPosition) <= 0)
+      : events;
   }
 
   async *streamAll(options: StreamAllOptions = {}): AsyncIterable<LogBatch> {

@@ -186,14 +186,19 @@ export class PostgresEventStore implements EventStore {
    */
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const maxCount = options.maxCount ?? 1000;
-    const head = await this.headPosition();
+    const { toPosition } = options;
+    const head = toPosition ?? (await this.headPosition());
     const deadline = Date.now() + readAllWaitMs;
     const events: RecordedEvent[] = [];
     let from = options.fromPosition ?? START;
-    for (let delay = 1; events.length < maxCount; ) {
+    for (let delay = 1; events.length < maxCount;) {
       const limit = Math.min(this.readPageSize, maxCount - events.length);
       const page = await this.readSafeBatch(from, options.filter, limit);
-      events.push(...page.events);
+      const wanted = toPosition
+        ? page.events.filter((event) => comparePositions(event.position, toPosition) <= 0)
+        : page.events;
+      events.push(...wanted);
+      if (wanted.length < page.events.length) break;
       if (page.events.length > 0) from = page.events[page.events.length - 1]!.position;
       if (page.events.length === limit) continue;
       if (page.horizon > head.commit || Date.now() > deadline) break;
