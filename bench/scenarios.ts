@@ -429,7 +429,10 @@ const queue: Scenario = async (context) => {
       path: '/queue/tokens/current',
       headers: { 'x-queue-token': waiting[(i * 7919) % waiting.length]! },
     }));
-    check((lookup.statuses[200] ?? 0) === lookup.requests, 'every lookup answered 200');
+    check(
+      (lookup.statuses[200] ?? 0) === lookup.requests,
+      `every lookup answered 200 (${JSON.stringify(lookup.statuses)})`,
+    );
     const rss = server.rssBytes() / 1024 / 1024;
     return {
       scenario: 'queue',
