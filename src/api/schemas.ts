@@ -27,6 +27,16 @@ export const tokenView = z.object({
   reason: z.enum(['ttl', 'payment', 'revoked']).optional().describe('why an expired token expired'),
 });
 
+/** One event of a stream's history, as the audit routes show it. */
+export const historyEntry = z.object({
+  position: z.string().describe('log position "commit/prepare"'),
+  revision: z.number().int(),
+  type: z.string(),
+  data: z.unknown(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: isoTime,
+});
+
 export const problem = z
   .looseObject({
     type: z.string(),

@@ -37,6 +37,8 @@ export function describeInBrowser(name: string, tests: () => void): void {
   console.warn(
     `SKIPPED browser tests "${name}": chromium is not on PATH (apt-get install -y chromium)`,
   );
+  // A developer without chromium still gets a green `npm test`, told so above; CI
+  // (CI=true, which .ci/run sets and which installs chromium) fails instead, above.
   describe.skip(`${name} (skipped: no chromium on PATH)`, tests);
 }
 

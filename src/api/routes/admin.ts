@@ -6,7 +6,7 @@ import { projectionStatuses } from '../../queries/projections.js';
 import { streamStateAt, toHistoryEntry } from '../../queries/streams.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { isoTime, problem } from '../schemas.js';
+import { historyEntry, isoTime, problem } from '../schemas.js';
 
 const concertPlan = z.strictObject({
   title: z.string().trim().min(1).max(200),
@@ -86,16 +86,7 @@ export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void
         summary: 'The full history of a stream (seat-, wallet-, token-, payment-, concert-)',
         params: z.object({ streamName }),
         response: {
-          200: z.array(
-            z.object({
-              position: z.string().describe('log position "commit/prepare"'),
-              revision: z.number().int(),
-              type: z.string(),
-              data: z.unknown(),
-              metadata: z.record(z.string(), z.unknown()),
-              createdAt: isoTime,
-            }),
-          ),
+          200: z.array(historyEntry),
           401: problem,
           404: problem,
         },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { traceUser } from '../../queries/user-trace.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { isoTime, problem } from '../schemas.js';
+import { historyEntry, problem } from '../schemas.js';
 
 /** Audit views an operator needs beyond one stream's history (see admin.ts for those). */
 export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
@@ -24,17 +24,7 @@ export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
         response: {
           200: z.object({
             userId: z.string(),
-            events: z.array(
-              z.object({
-                stream: z.string(),
-                position: z.string().describe('log position "commit/prepare"'),
-                revision: z.number().int(),
-                type: z.string(),
-                data: z.unknown(),
-                metadata: z.record(z.string(), z.unknown()),
-                createdAt: isoTime,
-              }),
-            ),
+            events: z.array(historyEntry.extend({ stream: z.string() })),
           }),
           400: problem,
           401: problem,
