@@ -67,7 +67,8 @@ async function queueCounts(db: Db, now: Date) {
 }
 
 /** Live operator controls: settings are events in the stream `queue` (api.md). */
-export function adminQueueRoutes(app: ZodApp, { system }: ApiContext): void {
+export function adminQueueRoutes(app: ZodApp, context: ApiContext): void {
+  const { system } = context;
   const { config, db, clock } = system;
   const first = firstQueueSettings(config);
   const view = async (settings: QueueSettings) => ({
@@ -113,6 +114,11 @@ export function adminQueueRoutes(app: ZodApp, { system }: ApiContext): void {
     },
   );
 
+  revocationRoute(app, context);
+}
+
+function revocationRoute(app: ZodApp, { system }: ApiContext): void {
+  const { config } = system;
   app.post(
     '/admin/queue/revocations',
     {

@@ -37,7 +37,8 @@ const streamName = z
   // Stream names embed user ids, which a JWT `sub` makes any printable text (`token-auth0|abc`).
   .regex(/^[^\p{C}]+$/u, { error: 'must be a stream name (printable characters)' });
 
-export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void {
+export function adminRoutes(app: ZodApp, context: ApiContext): void {
+  const { system } = context;
   const { config } = system;
 
   app.post(
@@ -77,6 +78,13 @@ export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void
     },
   );
 
+  streamHistoryRoute(app, context);
+  streamStateRoute(app, context);
+  rebuildRoute(app, context);
+  projectionStatusRoute(app, context);
+}
+
+function streamHistoryRoute(app: ZodApp, { system }: ApiContext): void {
   app.get(
     '/admin/streams/:streamName/events',
     {
@@ -99,7 +107,9 @@ export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void
       return events.map(toHistoryEntry);
     },
   );
+}
 
+function streamStateRoute(app: ZodApp, { system }: ApiContext): void {
   app.get(
     '/admin/streams/:streamName/state',
     {
@@ -139,7 +149,9 @@ export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void
       return state;
     },
   );
+}
 
+function rebuildRoute(app: ZodApp, { rebuilds }: ApiContext): void {
   app.post(
     '/admin/projections/:name/rebuild',
     {
@@ -168,7 +180,9 @@ export function adminRoutes(app: ZodApp, { system, rebuilds }: ApiContext): void
       return reply.code(202).send({ projection: projection.name, status: 'started' as const });
     },
   );
+}
 
+function projectionStatusRoute(app: ZodApp, { system, rebuilds }: ApiContext): void {
   app.get(
     '/admin/projections',
     {

@@ -8,10 +8,8 @@ import {
 import type { ApiContext, ZodApp } from '../context.js';
 import { id, isoTime, problem } from '../schemas.js';
 
-export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
-  const { db, clock } = system;
-  const seatsJson = createAvailableSeatsJson(system);
-  const availableDatesOf = createAvailableDates(system);
+export function concertRoutes(app: ZodApp, context: ApiContext): void {
+  const { db } = context.system;
 
   app.get(
     '/concerts',
@@ -35,6 +33,14 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async () => listConcerts(db),
   );
+
+  availableDatesRoute(app, context);
+  availableSeatsRoute(app, context);
+}
+
+function availableDatesRoute(app: ZodApp, { system }: ApiContext): void {
+  const { clock } = system;
+  const availableDatesOf = createAvailableDates(system);
 
   app.get(
     '/concerts/:concertId/dates',
@@ -67,6 +73,10 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
       return dates;
     },
   );
+}
+
+function availableSeatsRoute(app: ZodApp, { system }: ApiContext): void {
+  const seatsJson = createAvailableSeatsJson(system);
 
   app.get(
     '/concert-times/:concertTimeId/seats',

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { DomainError, isDomainError } from '../../commands/errors.js';
 import { pay, readPayment } from '../../commands/pay.js';
 import { deterministicId } from '../../events/event.js';
+import type { EventStore } from '../../events/store/port.js';
 import { findReservation } from '../../queries/reservations.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
@@ -38,20 +39,8 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
     async (request, reply) => {
       const caller = request.caller!;
       const idempotencyKey = request.headers['idempotency-key'];
-      if (caller.status === 'expired') {
-        // A payment expires its token, so a retry of that very payment (same key) must
-        // still get its answer; anything else needs a live token.
-        const replay = idempotencyKey
-          ? await readPayment(
-              system.store,
-              deterministicId('payment', caller.userId, idempotencyKey),
-            )
-          : undefined;
-        if (!replay || replay.status === 'none' || caller.reason === 'revoked')
-          throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one', {
-            reason: caller.reason ?? 'ttl',
-          });
-      }
+      if (caller.status === 'expired')
+        await refuseExpiredUnlessReplay(system.store, caller, idempotencyKey);
       const reservation = await findReservation(db, request.body.reservationId, clock());
       if (!reservation) throw new DomainError('NOT_FOUND', 'no such reservation');
       if (reservation.userId !== caller.userId)
@@ -76,4 +65,22 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
       }
     },
   );
+}
+
+/**
+ * A payment expires its token, so a retry of that very payment (same key) must still get
+ * its answer; anything else needs a live token.
+ */
+async function refuseExpiredUnlessReplay(
+  store: EventStore,
+  caller: { userId: string; reason?: string | undefined },
+  idempotencyKey: string | undefined,
+): Promise<void> {
+  const replay = idempotencyKey
+    ? await readPayment(store, deterministicId('payment', caller.userId, idempotencyKey))
+    : undefined;
+  if (!replay || replay.status === 'none' || caller.reason === 'revoked')
+    throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one', {
+      reason: caller.reason ?? 'ttl',
+    });
 }

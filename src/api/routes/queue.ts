@@ -6,7 +6,7 @@ import { issueToken } from '../../commands/issue-token.js';
 import { effectiveSettings, firstQueueSettings, readQueue } from '../../commands/queue-settings.js';
 import { queueEventTypes } from '../../events/queue.js';
 import { createWaitEstimator } from '../../queries/queue-estimate.js';
-import type { TokenView } from '../../queries/tokens.js';
+import type { System } from '../../system.js';
 import { WaitingRoom } from '../waiting-room.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
@@ -47,14 +47,70 @@ const joinDescription = {
   demo: 'Demo mode (no identity provider configured): the body `userId` is trusted, so anyone can act as any user. At most `JOIN_RATE_LIMIT_PER_MINUTE` joins per user per minute.',
 };
 
-export function queueRoutes(
-  app: ZodApp,
-  { system, findToken, streamTickets, countJoin, identityMode }: ApiContext,
-): void {
-  const { db, clock, config } = system;
+export function queueRoutes(app: ZodApp, context: ApiContext): void {
+  const { system } = context;
+  const { db, clock } = system;
 
   // The line's snapshot changes slowly; one read a second serves every waiting poller.
-  const estimatedWaitSeconds = createWaitEstimator({
+  const estimatedWaitSeconds = waitEstimator(system);
+  // Every waiting stream of this process; positions are computed once per change for all.
+  const waitingRoom = new WaitingRoom({
+    db,
+    clock,
+    line: estimatedWaitSeconds.line,
+    log: (error, message) => app.log.error({ err: error }, message),
+  });
+  app.addHook('preClose', async () => waitingRoom.close());
+
+  joinRoute(app, context);
+
+  app.get(
+    '/queue/tokens/current',
+    {
+      config: { access: 'any-token' },
+      schema: {
+        tags: ['queue'],
+        summary: 'Your token, place in line and estimated wait',
+        response: { 200: currentToken, 401: problem },
+      },
+    },
+    async (request) => ({
+      ...request.caller!,
+      estimatedWaitSeconds: await estimatedWaitSeconds(request.caller!),
+    }),
+  );
+
+  streamTicketRoute(app, context);
+
+  app.get(
+    '/queue/tokens/current/events',
+    {
+      config: { access: 'any-token', streamTicket: true },
+      schema: {
+        tags: ['queue'],
+        summary: 'Server-sent events with your token whenever it changes; a final `expired` event',
+        security: streamSecurity,
+        querystring: streamQuery,
+      },
+    },
+    async (request, reply) => {
+      reply.hijack();
+      // Helmet's and CORS headers were set on the reply before the hijack: keep them.
+      for (const [name, value] of Object.entries(reply.getHeaders()))
+        if (value !== undefined) reply.raw.setHeader(name, value);
+      const lastEventId = request.headers['last-event-id'];
+      await waitingRoom.open(
+        reply.raw,
+        request.caller!,
+        typeof lastEventId === 'string' ? lastEventId : undefined,
+      );
+    },
+  );
+}
+
+function waitEstimator(system: System) {
+  const { db, clock, config } = system;
+  return createWaitEstimator({
     db,
     clock,
     readSettings: async () =>
@@ -67,19 +123,10 @@ export function queueRoutes(
       ),
     ),
   });
-  // Every waiting stream of this process; positions are computed once per change for all.
-  const waitingRoom = new WaitingRoom({
-    db,
-    clock,
-    line: estimatedWaitSeconds.line,
-    log: (error, message) => app.log.error({ err: error }, message),
-  });
-  app.addHook('preClose', async () => waitingRoom.close());
-  const withEstimate = async (token: TokenView) => ({
-    ...token,
-    estimatedWaitSeconds: await estimatedWaitSeconds(token),
-  });
+}
 
+function joinRoute(app: ZodApp, { system, findToken, countJoin, identityMode }: ApiContext): void {
+  const { clock, config } = system;
   /** Counts the join toward the user's limit, then issues or returns their live token. */
   async function join(userId: string, reply: FastifyReply) {
     await countJoin(userId);
@@ -137,20 +184,10 @@ export function queueRoutes(
       async (request, reply) => join(request.body.userId, reply),
     );
   }
+}
 
-  app.get(
-    '/queue/tokens/current',
-    {
-      config: { access: 'any-token' },
-      schema: {
-        tags: ['queue'],
-        summary: 'Your token, place in line and estimated wait',
-        response: { 200: currentToken, 401: problem },
-      },
-    },
-    async (request) => withEstimate(request.caller!),
-  );
-
+function streamTicketRoute(app: ZodApp, { system, streamTickets }: ApiContext): void {
+  const { clock } = system;
   app.post(
     '/queue/tokens/current/stream-ticket',
     {
@@ -167,30 +204,5 @@ export function queueRoutes(
       },
     },
     async (request) => streamTickets.issue(request.caller!.token, clock()),
-  );
-
-  app.get(
-    '/queue/tokens/current/events',
-    {
-      config: { access: 'any-token', streamTicket: true },
-      schema: {
-        tags: ['queue'],
-        summary: 'Server-sent events with your token whenever it changes; a final `expired` event',
-        security: streamSecurity,
-        querystring: streamQuery,
-      },
-    },
-    async (request, reply) => {
-      reply.hijack();
-      // Helmet's and CORS headers were set on the reply before the hijack: keep them.
-      for (const [name, value] of Object.entries(reply.getHeaders()))
-        if (value !== undefined) reply.raw.setHeader(name, value);
-      const lastEventId = request.headers['last-event-id'];
-      await waitingRoom.open(
-        reply.raw,
-        request.caller!,
-        typeof lastEventId === 'string' ? lastEventId : undefined,
-      );
-    },
   );
 }

@@ -3,8 +3,10 @@ import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { parsePosition, type Position } from '../../events/store/port.js';
 import { seatChangesAfter, seatMapCheckpoint, seatMapOf } from '../../queries/seat-map.js';
+import type { FastifyBaseLogger } from 'fastify';
+import type { System } from '../../system.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { openEventStream } from '../event-stream.js';
+import { openEventStream, type EventStream } from '../event-stream.js';
 import { id, problem, streamQuery, streamSecurity } from '../schemas.js';
 
 const position = z
@@ -16,8 +18,8 @@ const seatStatus = z.enum(['empty', 'held', 'sold']);
 /** A waiting stream looks for changes at least this often (a standby process sees no pushes). */
 const pollMs = 1000;
 
-export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): void {
-  const { db, clock, runner } = system;
+export function seatMapRoutes(app: ZodApp, context: ApiContext): void {
+  const { db } = context.system;
 
   app.get(
     '/concert-times/:concertTimeId/seat-map',
@@ -56,6 +58,12 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
     },
   );
 
+  seatMapEventsRoute(app, context);
+}
+
+function seatMapEventsRoute(app: ZodApp, { system, findToken }: ApiContext): void {
+  const { db } = system;
+
   app.get(
     '/concert-times/:concertTimeId/seat-map/events',
     {
@@ -81,58 +89,76 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
     async (request, reply) => {
       const { concertTimeId } = request.params;
       const resume = request.headers['last-event-id'] ?? request.query.after;
-      let cursor: Position | undefined = resume
+      const cursor: Position | undefined = resume
         ? parsePosition(resume)
         : await seatMapCheckpoint(db);
       if (!cursor || !(await seatMapOf(db, concertTimeId)))
         throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
-      const tokenId = request.caller!.token;
       const stream = openEventStream(reply);
-      const poll = async () => {
-        for (;;) {
-          const changes = await seatChangesAfter(db, concertTimeId, cursor!);
-          for (const change of changes) {
-            stream.send({
-              event: 'seat',
-              id: change.position,
-              data: { seatId: change.seatId, status: change.status },
-            });
-            cursor = parsePosition(change.position);
-          }
-          if (changes.length < 1000) break;
-        }
-        const token = await findToken(tokenId, clock());
-        if (!token || token.status !== 'pass') {
-          stream.send({ event: 'expired', data: { status: token?.status ?? 'expired' } });
-          stream.end();
-        }
-      };
-      // One poll at a time; a push during a poll asks for one more right after it.
-      let polling = false;
-      let again = false;
-      const trigger = () => {
-        if (polling) {
-          again = true;
-          return;
-        }
-        polling = true;
-        poll()
-          .catch((error: unknown) => {
-            request.log.error({ err: error }, 'seat map event stream failed');
-            stream.end();
-          })
-          .finally(() => {
-            polling = false;
-            if (again) {
-              again = false;
-              trigger();
-            }
-          });
-      };
-      const subscription = merge(runner.changes.pipe(auditTime(50)), interval(pollMs))
-        .pipe(startWith(undefined))
-        .subscribe(trigger);
+      const subscription = followSeatChanges(
+        { ...system, findToken },
+        { concertTimeId, cursor, tokenId: request.caller!.token, log: request.log },
+        stream,
+      );
       stream.onClose(() => subscription.unsubscribe());
     },
   );
+}
+
+/**
+ * Sends the seat changes after `cursor` as they are projected (pushed by the runner,
+ * polled at least every second), and ends the stream once the caller's pass is over.
+ */
+function followSeatChanges(
+  deps: Pick<System, 'db' | 'clock' | 'runner'> & Pick<ApiContext, 'findToken'>,
+  follow: { concertTimeId: string; cursor: Position; tokenId: string; log: FastifyBaseLogger },
+  stream: EventStream,
+) {
+  const { db, clock, runner, findToken } = deps;
+  const { concertTimeId, tokenId } = follow;
+  let cursor = follow.cursor;
+  const poll = async () => {
+    for (;;) {
+      const changes = await seatChangesAfter(db, concertTimeId, cursor);
+      for (const change of changes) {
+        stream.send({
+          event: 'seat',
+          id: change.position,
+          data: { seatId: change.seatId, status: change.status },
+        });
+        cursor = parsePosition(change.position)!;
+      }
+      if (changes.length < 1000) break;
+    }
+    const token = await findToken(tokenId, clock());
+    if (!token || token.status !== 'pass') {
+      stream.send({ event: 'expired', data: { status: token?.status ?? 'expired' } });
+      stream.end();
+    }
+  };
+  // One poll at a time; a push during a poll asks for one more right after it.
+  let polling = false;
+  let again = false;
+  const trigger = () => {
+    if (polling) {
+      again = true;
+      return;
+    }
+    polling = true;
+    poll()
+      .catch((error: unknown) => {
+        follow.log.error({ err: error }, 'seat map event stream failed');
+        stream.end();
+      })
+      .finally(() => {
+        polling = false;
+        if (again) {
+          again = false;
+          trigger();
+        }
+      });
+  };
+  return merge(runner.changes.pipe(auditTime(50)), interval(pollMs))
+    .pipe(startWith(undefined))
+    .subscribe(trigger);
 }

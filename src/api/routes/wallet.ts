@@ -5,8 +5,8 @@ import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { idempotencyHeaders, problem } from '../schemas.js';
 
-export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
-  const { db, clock, config } = system;
+export function walletRoutes(app: ZodApp, context: ApiContext): void {
+  const { db } = context.system;
 
   app.get(
     '/wallet',
@@ -24,6 +24,12 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
     },
     async (request) => walletBalance(db, request.caller!.userId),
   );
+
+  chargeRoute(app, context);
+}
+
+function chargeRoute(app: ZodApp, { system }: ApiContext): void {
+  const { clock, config } = system;
 
   app.post(
     '/wallet/charges',
