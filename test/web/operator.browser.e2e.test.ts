@@ -60,6 +60,60 @@ describeInBrowser('operator pages in a real browser', () => {
     });
   });
 
+  it('shows waiting and active counts and the admission rate live, and pauses from the page', async () => {
+    await withScreenshotOnFailure('operator-queue', [page], async () => {
+      await enterKey(adminKey);
+      await page.getByRole('button', { name: 'Queue', exact: true }).click();
+      await page.getByRole('heading', { name: 'Queue' }).waitFor();
+      const cell = (name: string) => page.locator(`#queue-${name}`);
+      const shows = (name: string, text: string) =>
+        page.locator(`#queue-${name}`, { hasText: new RegExp(`^${text}$`) }).waitFor();
+      await shows('mode', 'open');
+      const before = Number(await cell('waiting').textContent());
+
+      // Joins through the API while the page stays open: the counts move without a reload.
+      await page.getByRole('button', { name: 'Pause admission' }).click();
+      await shows('mode', 'paused');
+      for (const userId of ['queue-page-1', 'queue-page-2', 'queue-page-3']) {
+        const joined = await api.inject({
+          method: 'POST',
+          url: '/queue/tokens',
+          payload: { userId },
+        });
+        expect(joined.statusCode).toBe(201);
+      }
+      await shows('waiting', String(before + 3));
+      const activeBefore = Number(await cell('active').textContent());
+      const rateBefore = Number(await cell('admittedLastMinute').textContent());
+
+      // Resume from the page; one admission round lets the three in.
+      await page.getByRole('button', { name: 'Resume (open)' }).click();
+      await shows('mode', 'open');
+      await api.admit();
+      await shows('waiting', String(before));
+      await shows('active', String(activeBefore + 3));
+      await shows('admittedLastMinute', String(rateBefore + 3));
+
+      // A change through the API (another operator) shows up on the open page as well.
+      const patched = await api.inject({
+        method: 'PATCH',
+        url: '/admin/queue',
+        headers: { 'x-admin-key': adminKey },
+        payload: { admissionsPerMinute: 30, maxActive: 7 },
+      });
+      expect(patched.statusCode).toBe(200);
+      await shows('admissionsPerMinute', '30');
+      await shows('maxActive', '7');
+
+      // And the page's own limits form, with a problem shown as a sentence.
+      await page.getByLabel('New max active').fill('9');
+      await page.getByRole('checkbox', { name: 'No rate limit' }).check();
+      await page.getByRole('button', { name: 'Apply limits' }).click();
+      await shows('maxActive', '9');
+      await shows('admissionsPerMinute', 'none');
+    });
+  });
+
   it('creates a concert with validation messages, then finds its stream in the audit', async () => {
     await withScreenshotOnFailure('operator-concert', [page], async () => {
       // The key entered before is kept for this browser tab's session.
