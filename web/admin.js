@@ -103,9 +103,11 @@ function projectionsView() {
           h(
             'tr',
             {},
-            ['Name', 'Checkpoint', 'Lag', 'Events applied', 'Status', 'Rebuild', ''].map((title) =>
+            ['Name', 'Checkpoint', 'Lag', 'Events applied', 'Status', 'Rebuild'].map((title) =>
               h('th', { scope: 'col' }, title),
             ),
+            // The buttons' column: a header a screen reader can announce, not shown.
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Action')),
           ),
         ),
         body,
