@@ -6,7 +6,7 @@ import {
   listConcerts,
 } from '../../queries/catalog.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { id, isoTime, problem } from '../schemas.js';
+import { id, isoTime } from '../schemas.js';
 
 export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
   const { db, clock } = system;
@@ -19,6 +19,7 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'public' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listConcerts',
         summary: 'All concerts (no token needed)',
         response: {
           200: z.array(
@@ -42,6 +43,7 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listConcertDates',
         summary: 'Future dates of a concert that still have seats',
         params: z.object({ concertId: id }),
         response: {
@@ -54,9 +56,6 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
               availableSeats: z.number().int(),
             }),
           ),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },
@@ -74,6 +73,7 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listAvailableSeats',
         summary: 'Empty seats of a concert time, by seat number',
         params: z.object({ concertTimeId: id }),
         response: {
@@ -85,9 +85,6 @@ export function concertRoutes(app: ZodApp, { system }: ApiContext): void {
               status: z.literal('empty'),
             }),
           ),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },

@@ -5,7 +5,7 @@ import { deterministicId } from '../../events/event.js';
 import { findReservation } from '../../queries/reservations.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { id, idempotencyHeaders, problem } from '../schemas.js';
+import { id, idempotencyHeaders } from '../schemas.js';
 
 export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
   const { db, clock, config } = system;
@@ -16,6 +16,7 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
       config: { access: 'pass', allowExpiredForReplay: true },
       schema: {
         tags: ['payments'],
+        operationId: 'payReservation',
         summary: 'Pay for your held seat from your wallet; your token expires afterwards',
         headers: idempotencyHeaders,
         body: z.strictObject({ reservationId: id }),
@@ -27,11 +28,6 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
             balance: z.number().int(),
             status: z.literal('paid'),
           }),
-          400: problem,
-          401: problem,
-          403: problem,
-          404: problem,
-          409: problem,
         },
       },
     },

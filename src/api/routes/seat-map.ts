@@ -5,7 +5,7 @@ import { parsePosition, type Position } from '../../events/store/port.js';
 import { seatChangesAfter, seatMapCheckpoint, seatMapOf } from '../../queries/seat-map.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { openEventStream } from '../event-stream.js';
-import { id, problem, streamQuery, streamSecurity } from '../schemas.js';
+import { id, streamQuery } from '../schemas.js';
 
 const position = z
   .string()
@@ -25,6 +25,7 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'getSeatMap',
         summary: 'Every seat of a concert time with its status, as of a log position',
         description:
           '`held` means held or being paid, `sold` means paid; it never says who. Follow the map with `/seat-map/events?after={asOf}`.',
@@ -42,9 +43,6 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
               }),
             ),
           }),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },
@@ -62,19 +60,15 @@ export function seatMapRoutes(app: ZodApp, { system, findToken }: ApiContext): v
       config: { access: 'pass', streamTicket: true },
       schema: {
         tags: ['catalog'],
+        operationId: 'streamSeatMap',
         summary: 'Server-sent seat status changes after a log position',
         description:
           'Each change is `event: seat` with `data: {"seatId","status"}` and `id:` its log position; `Last-Event-ID` (set by EventSource on reconnect) wins over `after`. Without either, changes after the current map. Ends with `event: expired` when the caller\'s pass ends.',
         params: z.object({ concertTimeId: id }),
-        security: streamSecurity,
         querystring: streamQuery.extend({ after: position.optional() }),
         headers: z.looseObject({ 'last-event-id': position.optional() }),
         response: {
           200: z.string().describe('text/event-stream'),
-          400: problem,
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },

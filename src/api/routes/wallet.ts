@@ -3,7 +3,7 @@ import { charge } from '../../commands/charge.js';
 import { walletBalance } from '../../queries/wallets.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { idempotencyHeaders, problem } from '../schemas.js';
+import { idempotencyHeaders } from '../schemas.js';
 
 export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
   const { db, clock, config } = system;
@@ -14,11 +14,10 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['wallet'],
+        operationId: 'getWallet',
         summary: 'Your balance',
         response: {
           200: z.object({ userId: z.string(), balance: z.number().int() }),
-          401: problem,
-          403: problem,
         },
       },
     },
@@ -31,6 +30,7 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['wallet'],
+        operationId: 'chargeWallet',
         summary: 'Top up your wallet; retry safely with an Idempotency-Key',
         headers: idempotencyHeaders,
         body: z.strictObject({
@@ -44,10 +44,6 @@ export function walletRoutes(app: ZodApp, { system }: ApiContext): void {
         }),
         response: {
           200: z.object({ userId: z.string(), balance: z.number().int(), chargeId: z.string() }),
-          400: problem,
-          401: problem,
-          403: problem,
-          409: problem,
         },
       },
     },
