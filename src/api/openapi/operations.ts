@@ -76,7 +76,7 @@ export const operations: Readonly<Record<string, OperationDoc>> = {
   },
   getReservation: {
     errors: ['NOT_FOUND'],
-    responses: { 200: 'Your reservation (someone else\'s is a 404)' },
+    responses: { 200: "Your reservation (someone else's is a 404)" },
   },
   getWallet: { errors: [], responses: { 200: 'Your balance' } },
   chargeWallet: {
