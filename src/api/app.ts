@@ -138,6 +138,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
 
   const rebuilds = new RebuildJobs({
     ...system,
+    log: { info: (message, fields) => app.log.info(fields ?? {}, message) },
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());

@@ -64,10 +64,30 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
           },
         );
         metrics.payments.inc({ outcome: 'paid' });
+        request.log.info(
+          {
+            paymentId: receipt.paymentId,
+            reservationId: receipt.reservationId,
+            userId: caller.userId,
+            amount: receipt.amount,
+            outcome: 'paid',
+          },
+          `payment ${receipt.paymentId}: paid ${receipt.amount}`,
+        );
         await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
         return reply.code(201).send(receipt);
       } catch (error) {
         metrics.payments.inc({ outcome: isDomainError(error) ? error.code : 'error' });
+        // Infrastructure and unexpected errors are logged by the error handler.
+        if (isDomainError(error))
+          request.log.info(
+            {
+              reservationId: reservation.reservationId,
+              userId: caller.userId,
+              outcome: error.code,
+            },
+            `payment for ${reservation.reservationId}: refused, ${error.code}`,
+          );
         throw error;
       }
     },
