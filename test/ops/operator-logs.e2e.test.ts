@@ -87,7 +87,7 @@ it('logs admission, payments, hold expiry and rebuilds, one structured line each
       seatId: seat.seatId,
     });
     expect(held.status).toBe(201);
-    holds.push(held.body.reservationId as string);
+    holds.push(held.body.reservationId);
   }
   const refused = await call('POST', '/payments', token, { reservationId: holds[0] });
   expect(refused.body.code).toBe('INSUFFICIENT_BALANCE');
