@@ -49,7 +49,7 @@ describe('the CLI', () => {
       expect(lines[2]).toMatch(/^projection\s+checkpoint\s+applied\s+behind the head$/);
       const row = (name: string) => lines.find((line) => line.startsWith(`${name} `)) ?? '';
       expect(row('seat-map')).toMatch(
-        /^seat-map\s+start \(nothing applied yet\)\s+0 events\s+\d+ events behind, the oldest written \d+ s ago$/,
+        /^seat-map\s+start \(nothing applied yet\)\s+0 events\s+\d+ events behind, the oldest written \d+ (s|min) ago$/,
       );
       // Columns line up: every row's "behind" cell starts where the header's does.
       const column = lines[2]!.indexOf('behind the head');
