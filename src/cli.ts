@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from './commands/clock.js';
 import { scheduleConcert } from './commands/schedule-concert.js';
+import { checkpointLines } from './cli-checkpoints.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { OperatorError, exitCodes } from './operator-error.js';
 import { projections } from './projections/index.js';
@@ -23,6 +24,7 @@ Commands:
   history <stream> [--json]          every event of a stream: position, revision, type, time, data
   state <stream> [--at <time|pos>]   the stream's state as of an ISO time or a position "commit/prepare"
   trace --user <userId> [--json]     a user's tokens, place in a draw, holds, charges, payments
+  checkpoints                        each projection's checkpoint, how far behind the log's head, since when
   rebuild [projection...]            rebuild projections beside the live ones and swap them in
   verify                             replay the log into a scratch schema and compare with the read models
   seed --concerts <n> --seats <m> [--dates <d>]
@@ -106,7 +108,7 @@ interface SeedShape {
 /** Every usage error is found here, before the store is opened. */
 function parseInvocation(command: string, rest: string[]): Invocation {
   const { values, positionals } = parseOptions(rest);
-  const known = ['history', 'state', 'trace', 'rebuild', 'verify', 'seed'];
+  const known = ['history', 'state', 'trace', 'checkpoints', 'rebuild', 'verify', 'seed'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const needsStream = command === 'history' || command === 'state';
   if (needsStream && positionals.length !== 1)
@@ -190,6 +192,9 @@ async function execute(system: System, config: Config, invocation: Invocation): 
       else printHistory(entries, values.json);
       return 0;
     }
+    case 'checkpoints':
+      for (const line of await checkpointLines(system, new Date())) console.log(line);
+      return 0;
     case 'rebuild':
       return rebuild(system, config, invocation.wanted);
     case 'verify':

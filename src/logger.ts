@@ -1,5 +1,14 @@
 import { pino, type Logger } from 'pino';
 import type { Config } from './config.js';
+import type { Logger as SystemLogger } from './system.js';
+
+/** The system's logger (processes, projections, the embedded database) on a pino logger. */
+export function systemLogger(logger: Logger): SystemLogger {
+  return {
+    info: (message, fields) => logger.info(fields ?? {}, message),
+    error: (error, message) => logger.error({ err: error }, message),
+  };
+}
 
 /**
  * JSON lines with ISO times for machines (production, or output not to a terminal);

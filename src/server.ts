@@ -5,7 +5,7 @@ import { buildApp } from './api/app.js';
 import { systemClock } from './commands/clock.js';
 import { seedDemoCatalog } from './commands/demo-catalog.js';
 import { ConfigError, identitySource, loadConfig, type Config } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, systemLogger } from './logger.js';
 import { OperatorError, exitCodes } from './operator-error.js';
 import { dataDirectory, startSystem } from './system.js';
 
@@ -72,10 +72,7 @@ async function main(log: (logger: Logger) => void) {
   const system = await startSystem({
     config,
     clock: systemClock,
-    log: {
-      info: (message) => logger.info(message),
-      error: (error, message) => logger.error({ err: error }, message),
-    },
+    log: systemLogger(logger),
   });
   let app: Awaited<ReturnType<typeof buildApp>> | undefined;
   let stopping: Promise<void> | undefined;

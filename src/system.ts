@@ -15,7 +15,8 @@ import { ProjectionRunner } from './projections/runner.js';
 import { intervals } from './policies.js';
 
 export interface Logger {
-  info(message: string): void;
+  /** `fields`: structured context (counts, ids) that a log collector can query. */
+  info(message: string, fields?: Record<string, unknown>): void;
   error(error: unknown, message: string): void;
 }
 

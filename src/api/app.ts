@@ -4,7 +4,6 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
 import {
-  jsonSchemaTransform,
   serializerCompiler,
   validatorCompiler,
   type ZodTypeProvider,
@@ -19,6 +18,7 @@ import { registerAccess } from './plugins/access.js';
 import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { frameworkErrors, registerProblemDetails } from './problem-details.js';
+import { documentRoute, recordRoutes, type IdentityMode } from './openapi/document.js';
 import { OneLinePerRequest } from './request-log.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
@@ -84,15 +84,27 @@ async function registerBrowserHeaders(app: BaseApp, corsOrigins: readonly string
   }
 }
 
-async function registerOpenApi(app: BaseApp) {
+/** The OpenAPI document at /docs/json; api/openapi/document.ts describes each route. */
+async function registerOpenApi(app: BaseApp, identityMode: IdentityMode) {
   await app.register(swagger, {
     openapi: {
       info: {
         title: 'Concert reservation API',
         description:
-          'Queue tokens, seat holds, wallet and payments. Errors are RFC 9457 problem+json with a stable `code`.',
+          'Queue tokens, seat holds, wallet and payments. Errors are RFC 9457 problem+json with a stable `code`; each error response lists the codes that operation can answer with.',
         version: '1.0.0',
+        license: { name: 'UNLICENSED' },
       },
+      servers: [{ url: '/', description: 'this server' }],
+      tags: [
+        { name: 'queue', description: 'Join the waiting queue and follow your place in it' },
+        { name: 'catalog', description: 'Concerts, dates, seats and the live seat map' },
+        { name: 'reservations', description: 'Seat holds' },
+        { name: 'wallet', description: 'Your balance and top-ups' },
+        { name: 'payments', description: 'Paying for a held seat' },
+        { name: 'admin', description: 'Operators: catalog, audit, projections, queue controls' },
+        { name: 'operations', description: 'Health, readiness and metrics' },
+      ],
       components: {
         securitySchemes: {
           queueToken: { type: 'apiKey', in: 'header', name: 'X-Queue-Token' },
@@ -108,7 +120,7 @@ async function registerOpenApi(app: BaseApp) {
         },
       },
     },
-    transform: jsonSchemaTransform,
+    transform: documentRoute(identityMode),
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
 }
@@ -116,13 +128,16 @@ async function registerOpenApi(app: BaseApp) {
 /** Builds the HTTP API on a running system. It never listens: server.ts does. */
 export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions) {
   const app = createFastify(logger);
+  // Every route, as registered, for the test that holds the document to them.
+  recordRoutes(app);
   await registerBrowserHeaders(app, system.config.CORS_ORIGINS);
-  await registerOpenApi(app);
+  const identity = identitySource(system.config);
+  const identityMode = identity.kind === 'demo' ? 'demo' : 'jwt';
+  await registerOpenApi(app, identityMode);
 
   const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);
   const findToken = createTokenLookup(system);
-  const identity = identitySource(system.config);
   const verifyCaller = createCallerVerifier(identity, system.clock, app.log);
   const streamTickets = new StreamTickets(await loadStreamTicketKey(system.db));
   registerAccess(app, {
@@ -140,6 +155,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
 
   const rebuilds = new RebuildJobs({
     ...system,
+    log: { info: (message, fields) => app.log.info(fields ?? {}, message) },
     ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
   });
   app.addHook('onClose', () => rebuilds.settle());
@@ -150,7 +166,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     findToken,
     streamTickets,
     countJoin,
-    identityMode: identity.kind === 'demo' ? 'demo' : 'jwt',
+    identityMode,
   };
   for (const routes of [
     queueRoutes,

@@ -7,7 +7,7 @@ import { isInfrastructureError } from '../events/store/infrastructure-errors.js'
 const retryAfterSeconds = 2;
 
 /** The one place where an error code becomes an HTTP status. */
-const statusOf: Record<ErrorCode, number> = {
+export const statusOf: Record<ErrorCode, number> = {
   VALIDATION_FAILED: 400,
   TOKEN_INVALID: 401,
   ADMIN_KEY_INVALID: 401,

@@ -37,16 +37,6 @@ export const historyEntry = z.object({
   createdAt: isoTime,
 });
 
-export const problem = z
-  .looseObject({
-    type: z.string(),
-    title: z.string(),
-    status: z.number().int(),
-    detail: z.string(),
-    code: z.string(),
-  })
-  .describe('RFC 9457 problem details');
-
 /**
  * The query of every event stream (`.../events`): `ticket` authenticates a browser's
  * EventSource instead of X-Queue-Token (the access plugin checks it; see stream-tickets.ts).
@@ -60,8 +50,3 @@ export const streamQuery = z.object({
       'A stream ticket from POST /queue/tokens/current/stream-ticket, instead of X-Queue-Token',
     ),
 });
-/** Event streams take the queue token in a header, or a stream ticket in the query. */
-export const streamSecurity: Record<string, string[]>[] = [
-  { queueToken: [] },
-  { streamTicket: [] },
-];

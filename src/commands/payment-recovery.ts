@@ -19,7 +19,10 @@ export interface RecoveryDeps extends PaymentDeps {
   readonly recoverAfterMs: number;
   /** How many pending payments one pass takes on (oldest first). */
   readonly batchSize?: number;
-  readonly log?: { error(error: unknown, message: string): void };
+  readonly log?: {
+    error(error: unknown, message: string): void;
+    info?(message: string, fields?: Record<string, unknown>): void;
+  };
   /**
    * TEST ONLY: reintroduces defect 1 of issue 9 (any error while completing after the
    * debit is recorded as a refunded failure), so the simulation can show it finds it.
@@ -59,7 +62,13 @@ export class PaymentRecovery {
     for (const { payment_id: paymentId } of candidates) {
       try {
         const outcome = await settlePayment(this.deps, paymentId);
-        if (outcome) recovered.push(outcome);
+        if (outcome) {
+          recovered.push(outcome);
+          this.deps.log?.info?.(`payment recovery: ${paymentId} ${outcome.status}`, {
+            paymentId,
+            ...outcome,
+          });
+        }
       } catch (error) {
         deferred.push({ paymentId, error });
         this.deps.log?.error(

@@ -1,6 +1,8 @@
 import { sleep } from '../infrastructure/sleep.js';
+import { queueLength } from '../queries/tokens.js';
 import { admitWaitingTokens, type AdmissionDeps } from './admission.js';
 import { expireHolds } from './hold-expiry.js';
+import { tokensProjectionTypes } from './queue-opening.js';
 import { PaymentRecovery } from './payment-recovery.js';
 
 export interface ProcessesOptions {
@@ -8,7 +10,10 @@ export interface ProcessesOptions {
   readonly holdExpiryIntervalMs: number;
   readonly paymentRecoveryIntervalMs: number;
   readonly recoverPaymentsAfterMs: number;
-  readonly log?: { error(error: unknown, message: string): void };
+  readonly log?: {
+    error(error: unknown, message: string): void;
+    info?(message: string, fields?: Record<string, unknown>): void;
+  };
   readonly onAdmission?: (result: { admitted: number; expired: number }) => void;
 }
 
@@ -36,9 +41,24 @@ export function startProcesses(
   const loops = [
     every('admission', options.admissionIntervalMs, async () => {
       const result = await admitWaitingTokens(deps);
-      if (result) options.onAdmission?.(result);
+      if (!result) return;
+      options.onAdmission?.(result);
+      // Rounds that changed nothing (most of them) stay quiet.
+      if (result.admitted === 0 && result.expired === 0) return;
+      // Count after the tokens read model has the round's admissions (not before them).
+      const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
+      await deps.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 5000);
+      const { waiting } = await queueLength(deps.db);
+      options.log?.info?.(
+        `admission: admitted ${result.admitted}, expired ${result.expired} pass(es), ${waiting} waiting`,
+        { admitted: result.admitted, expired: result.expired, waiting },
+      );
     }),
-    every('hold expiry', options.holdExpiryIntervalMs, () => expireHolds(deps)),
+    every('hold expiry', options.holdExpiryIntervalMs, async () => {
+      const released = await expireHolds(deps);
+      if (released > 0)
+        options.log?.info?.(`hold expiry: released ${released} expired hold(s)`, { released });
+    }),
     every('payment recovery', options.paymentRecoveryIntervalMs, () => recovery.run()),
   ];
   return {

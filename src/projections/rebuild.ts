@@ -27,7 +27,12 @@ export interface RebuildDeps {
   readonly databaseUrl: string;
   /** Counts the events a projection will replay (for progress); optional. */
   readonly countEvents?: (eventTypes: readonly string[]) => Promise<number>;
+  /** Start, progress (at most every `progressLogMs`), end and failure of each rebuild. */
+  readonly log?: { info(message: string, fields?: Record<string, unknown>): void };
 }
+
+/** A long replay says how far it got this often, not on every batch. */
+const progressLogMs = 10_000;
 
 const batchSize = 2000;
 
@@ -237,13 +242,37 @@ export class RebuildJobs {
       eventsPerSecond: 0,
       phase: 'replaying',
     });
-    const job = rebuildProjection(this.deps, projection, (progress) =>
-      this.jobs.set(projection.name, progress),
-    ).catch((error: unknown) => {
+    const log = this.deps.log;
+    const startedAt = Date.now();
+    let loggedAt = startedAt;
+    let loggedPhase: RebuildProgress['phase'] = 'replaying';
+    log?.info(`rebuild of ${projection.name}: started`, { projection: projection.name });
+    const job = rebuildProjection(this.deps, projection, (progress) => {
+      this.jobs.set(projection.name, progress);
+      const { applied, total, eventsPerSecond, phase } = progress;
+      const fields = { projection: projection.name, phase, applied, total, eventsPerSecond };
+      if (phase === 'done') {
+        const seconds = (Date.now() - startedAt) / 1000;
+        log?.info(`rebuild of ${projection.name}: done, ${applied} events in ${seconds} s`, {
+          ...fields,
+          seconds,
+        });
+      } else if (phase !== loggedPhase || Date.now() - loggedAt >= progressLogMs) {
+        loggedAt = Date.now();
+        loggedPhase = phase;
+        log?.info(
+          `rebuild of ${projection.name}: ${phase}, ${applied}${total === undefined ? '' : ` of ${total}`} events`,
+          fields,
+        );
+      }
+    }).catch((error: unknown) => {
       const last = this.jobs.get(projection.name)!;
-      this.jobs.set(projection.name, {
-        ...last,
-        error: error instanceof Error ? error.message : String(error),
+      const message = error instanceof Error ? error.message : String(error);
+      this.jobs.set(projection.name, { ...last, error: message });
+      log?.info(`rebuild of ${projection.name}: failed: ${message}`, {
+        projection: projection.name,
+        applied: last.applied,
+        error: message,
       });
     });
     this.running.add(job);

@@ -171,7 +171,10 @@ it('verifies with cached keys without refetching them', async () => {
 
 it('shows the bearer scheme on the join in the OpenAPI document', async () => {
   const document = (await api.inject({ method: 'GET', url: '/docs/json' })).json<{
-    paths: Record<string, Record<string, { security?: unknown }>>;
+    paths: Record<
+      string,
+      Record<string, { security?: unknown; responses: Record<string, { content: unknown }> }>
+    >;
     components: { securitySchemes: Record<string, unknown> };
   }>();
   expect(document.components.securitySchemes.bearerJwt).toEqual({
@@ -179,7 +182,19 @@ it('shows the bearer scheme on the join in the OpenAPI document', async () => {
     scheme: 'bearer',
     bearerFormat: 'JWT',
   });
-  expect(document.paths['/queue/tokens']!.post!.security).toEqual([{ bearerJwt: [] }]);
+  const joinOperation = document.paths['/queue/tokens']!.post!;
+  expect(joinOperation.security).toEqual([{ bearerJwt: [] }]);
+  // The identity refusals are documented with their codes (demo mode has none of them).
+  const codes = (status: string) =>
+    (
+      joinOperation.responses[status]!.content as Record<
+        string,
+        { schema: { properties: { code: { enum: string[] } } } }
+      >
+    )['application/problem+json']!.schema.properties.code.enum;
+  expect(codes('401')).toEqual(['AUTH_INVALID']);
+  expect(codes('403')).toEqual(['USER_MISMATCH']);
+  expect(codes('503')).toEqual(['AUTH_UNAVAILABLE', 'SERVICE_UNAVAILABLE']);
 });
 
 describe('when the key set cannot be fetched', () => {

@@ -28,4 +28,34 @@ describe('the CLI', () => {
       await database.drop();
     }
   });
+
+  it('shows checkpoints as a person reads them: position, events behind the head, since when', async () => {
+    const database = await createTestDatabase();
+    try {
+      const env = { DATABASE_URL: database.url };
+      // The CLI runs no projections for seed: the seats it schedules stay unapplied.
+      const seeded = await runEntryPoint('src/cli.ts', {
+        env,
+        args: ['seed', '--concerts', '1', '--seats', '3'],
+      }).exit;
+      expect(seeded.code).toBe(0);
+      const { code, output } = await runEntryPoint('src/cli.ts', {
+        env,
+        args: ['checkpoints'],
+      }).exit;
+      expect(code).toBe(0);
+      const lines = output.trim().split('\n');
+      expect(lines[0]).toMatch(/^log head: \d+\/\d+ /);
+      expect(lines[2]).toMatch(/^projection\s+checkpoint\s+applied\s+behind the head$/);
+      const row = (name: string) => lines.find((line) => line.startsWith(`${name} `)) ?? '';
+      expect(row('seat-map')).toMatch(
+        /^seat-map\s+start \(nothing applied yet\)\s+0 events\s+\d+ events behind, the oldest written \d+ (s|min) ago$/,
+      );
+      // Columns line up: every row's "behind" cell starts where the header's does.
+      const column = lines[2]!.indexOf('behind the head');
+      for (const line of lines.slice(3)) expect(line.slice(column)).toMatch(/^(up to date|\d+)/);
+    } finally {
+      await database.drop();
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config.js';
-import { startSystem, type System } from '../../src/system.js';
+import { startSystem, type Logger, type System } from '../../src/system.js';
 import { createTestDatabase } from './database.js';
 
 /** A clock the test moves by hand. */
@@ -25,7 +25,7 @@ export type TestSystem = System & { testClock: TestClock; drop(): Promise<void> 
  */
 export async function startTestSystem(
   env: Record<string, string> = {},
-  options: { processes?: boolean; clock?: TestClock } = {},
+  options: { processes?: boolean; clock?: TestClock; log?: Logger } = {},
 ): Promise<TestSystem> {
   const database = await createTestDatabase();
   const testClock = options.clock ?? new TestClock();
@@ -41,6 +41,7 @@ export async function startTestSystem(
     config,
     clock: testClock.clock,
     processes: options.processes ?? false,
+    ...(options.log ? { log: options.log } : {}),
   });
   return {
     ...system,

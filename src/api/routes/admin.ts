@@ -6,7 +6,7 @@ import { projectionStatuses } from '../../queries/projections.js';
 import { streamStateAt, toHistoryEntry } from '../../queries/streams.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { historyEntry, isoTime, problem } from '../schemas.js';
+import { historyEntry, isoTime } from '../schemas.js';
 
 const concertPlan = z.strictObject({
   title: z.string().trim().min(1).max(200),
@@ -48,6 +48,7 @@ export function adminRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'scheduleConcert',
         summary: 'Schedule a concert with its dates and seats',
         body: concertPlan,
         response: {
@@ -60,8 +61,6 @@ export function adminRoutes(app: ZodApp, context: ApiContext): void {
               }),
             ),
           }),
-          400: problem,
-          401: problem,
         },
       },
     },
@@ -91,12 +90,11 @@ function streamHistoryRoute(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'getStreamHistory',
         summary: 'The full history of a stream (seat-, wallet-, token-, payment-, concert-)',
         params: z.object({ streamName }),
         response: {
           200: z.array(historyEntry),
-          401: problem,
-          404: problem,
         },
       },
     },
@@ -116,6 +114,7 @@ function streamStateRoute(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'getStreamState',
         summary:
           "A stream's state as of a time or a log position (folded with the commands' evolve)",
         params: z.object({ streamName }),
@@ -133,9 +132,6 @@ function streamStateRoute(app: ZodApp, { system }: ApiContext): void {
             position: z.string().nullable(),
             state: z.unknown(),
           }),
-          400: problem,
-          401: problem,
-          404: problem,
         },
       },
     },
@@ -158,14 +154,12 @@ function rebuildRoute(app: ZodApp, { rebuilds }: ApiContext): void {
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'rebuildProjection',
         summary:
           'Rebuild a projection beside the live one and swap it in; progress in GET /admin/projections',
         params: z.object({ name: z.string() }),
         response: {
           202: z.object({ projection: z.string(), status: z.literal('started') }),
-          401: problem,
-          404: problem,
-          409: problem,
         },
       },
     },
@@ -189,6 +183,7 @@ function projectionStatusRoute(app: ZodApp, { system, rebuilds }: ApiContext): v
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'listProjections',
         summary: 'Each projection: checkpoint, lag, status',
         response: {
           200: z.array(
@@ -214,7 +209,6 @@ function projectionStatusRoute(app: ZodApp, { system, rebuilds }: ApiContext): v
                 .optional(),
             }),
           ),
-          401: problem,
         },
       },
     },

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { traceUser } from '../../queries/user-trace.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { historyEntry, problem } from '../schemas.js';
+import { historyEntry } from '../schemas.js';
 
 /** Audit views an operator needs beyond one stream's history (see admin.ts for those). */
 export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
@@ -13,6 +13,7 @@ export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'admin' },
       schema: {
         tags: ['admin'],
+        operationId: 'traceUser',
         summary: "A user's trace across tokens, holds, charges and payments, in log order",
         description:
           "The user's token and wallet streams, their payment streams, and the events of the seats they held that concern their own reservations.",
@@ -26,9 +27,6 @@ export function auditRoutes(app: ZodApp, { system }: ApiContext): void {
             userId: z.string(),
             events: z.array(historyEntry.extend({ stream: z.string() })),
           }),
-          400: problem,
-          401: problem,
-          404: problem,
         },
       },
     },

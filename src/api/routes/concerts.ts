@@ -6,7 +6,7 @@ import {
   listConcerts,
 } from '../../queries/catalog.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { id, isoTime, problem } from '../schemas.js';
+import { id, isoTime } from '../schemas.js';
 
 export function concertRoutes(app: ZodApp, context: ApiContext): void {
   const { db } = context.system;
@@ -17,6 +17,7 @@ export function concertRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'public' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listConcerts',
         summary: 'All concerts (no token needed)',
         response: {
           200: z.array(
@@ -48,6 +49,7 @@ function availableDatesRoute(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listConcertDates',
         summary: 'Future dates of a concert that still have seats',
         params: z.object({ concertId: id }),
         response: {
@@ -60,9 +62,6 @@ function availableDatesRoute(app: ZodApp, { system }: ApiContext): void {
               availableSeats: z.number().int(),
             }),
           ),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },
@@ -84,6 +83,7 @@ function availableSeatsRoute(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'listAvailableSeats',
         summary: 'Empty seats of a concert time, by seat number',
         params: z.object({ concertTimeId: id }),
         response: {
@@ -95,9 +95,6 @@ function availableSeatsRoute(app: ZodApp, { system }: ApiContext): void {
               status: z.literal('empty'),
             }),
           ),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },

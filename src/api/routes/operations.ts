@@ -3,6 +3,10 @@ import { z } from 'zod';
 import { projectionStatuses } from '../../queries/projections.js';
 import type { ApiContext, ZodApp } from '../context.js';
 
+const projections = z.array(
+  z.object({ name: z.string(), lag: z.number().int(), status: z.string() }),
+);
+
 export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
   app.get(
     '/healthz',
@@ -10,6 +14,7 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
       config: { access: 'public' },
       schema: {
         tags: ['operations'],
+        operationId: 'getHealth',
         summary: 'The process is up',
         response: { 200: z.object({ status: z.literal('ok') }) },
       },
@@ -23,7 +28,15 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
       config: { access: 'public' },
       schema: {
         tags: ['operations'],
+        operationId: 'getReadiness',
         summary: 'Store and read models reachable; projections caught up',
+        response: {
+          200: z.object({ status: z.literal('ready'), projections }),
+          503: z.union([
+            z.object({ status: z.literal('lagging'), projections }),
+            z.object({ status: z.literal('unavailable'), detail: z.string() }),
+          ]),
+        },
       },
     },
     async (_request, reply) => {
@@ -33,14 +46,12 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
         const lagging = statuses.filter(
           (status) => status.lag > 1000 || status.status === 'failing',
         );
-        const body = {
-          status: lagging.length === 0 ? 'ready' : 'lagging',
-          projections: statuses.map(({ name, lag, status }) => ({ name, lag, status })),
-        };
-        return reply.code(lagging.length === 0 ? 200 : 503).send(body);
+        const projections = statuses.map(({ name, lag, status }) => ({ name, lag, status }));
+        if (lagging.length === 0) return reply.code(200).send({ status: 'ready', projections });
+        return reply.code(503).send({ status: 'lagging', projections });
       } catch (error) {
         return reply.code(503).send({
-          status: 'unavailable',
+          status: 'unavailable' as const,
           detail: error instanceof Error ? error.message : String(error),
         });
       }
@@ -51,7 +62,7 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
     '/metrics',
     {
       config: { access: 'public' },
-      schema: { tags: ['operations'], summary: 'Prometheus metrics' },
+      schema: { tags: ['operations'], operationId: 'getMetrics', summary: 'Prometheus metrics' },
     },
     async (_request, reply) =>
       reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),

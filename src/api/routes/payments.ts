@@ -6,7 +6,7 @@ import type { EventStore } from '../../events/store/port.js';
 import { findReservation } from '../../queries/reservations.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { id, idempotencyHeaders, problem } from '../schemas.js';
+import { id, idempotencyHeaders } from '../schemas.js';
 
 export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
   const { db, clock, config } = system;
@@ -17,6 +17,7 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
       config: { access: 'pass', allowExpiredForReplay: true },
       schema: {
         tags: ['payments'],
+        operationId: 'payReservation',
         summary: 'Pay for your held seat from your wallet; your token expires afterwards',
         headers: idempotencyHeaders,
         body: z.strictObject({ reservationId: id }),
@@ -28,11 +29,6 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
             balance: z.number().int(),
             status: z.literal('paid'),
           }),
-          400: problem,
-          401: problem,
-          403: problem,
-          404: problem,
-          409: problem,
         },
       },
     },
@@ -57,10 +53,30 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
           },
         );
         metrics.payments.inc({ outcome: 'paid' });
+        request.log.info(
+          {
+            paymentId: receipt.paymentId,
+            reservationId: receipt.reservationId,
+            userId: caller.userId,
+            amount: receipt.amount,
+            outcome: 'paid',
+          },
+          `payment ${receipt.paymentId}: paid ${receipt.amount}`,
+        );
         await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
         return reply.code(201).send(receipt);
       } catch (error) {
         metrics.payments.inc({ outcome: isDomainError(error) ? error.code : 'error' });
+        // Infrastructure and unexpected errors are logged by the error handler.
+        if (isDomainError(error))
+          request.log.info(
+            {
+              reservationId: reservation.reservationId,
+              userId: caller.userId,
+              outcome: error.code,
+            },
+            `payment for ${reservation.reservationId}: refused, ${error.code}`,
+          );
         throw error;
       }
     },

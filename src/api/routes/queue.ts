@@ -12,7 +12,7 @@ import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { streamTicketTtlSeconds } from '../stream-tickets.js';
-import { isoTime, problem, streamQuery, streamSecurity, tokenView } from '../schemas.js';
+import { isoTime, streamQuery, tokenView } from '../schemas.js';
 
 const currentToken = tokenView.extend({
   estimatedWaitSeconds: z
@@ -70,8 +70,9 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'any-token' },
       schema: {
         tags: ['queue'],
+        operationId: 'getCurrentToken',
         summary: 'Your token, place in line and estimated wait',
-        response: { 200: currentToken, 401: problem },
+        response: { 200: currentToken },
       },
     },
     async (request) => ({
@@ -88,8 +89,8 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'any-token', streamTicket: true },
       schema: {
         tags: ['queue'],
+        operationId: 'streamCurrentToken',
         summary: 'Server-sent events with your token whenever it changes; a final `expired` event',
-        security: streamSecurity,
         querystring: streamQuery,
       },
     },
@@ -145,22 +146,14 @@ function joinRoute(app: ZodApp, { system, findToken, countJoin, identityMode }: 
       },
     );
   }
-  const security: { [scheme: string]: string[] }[] =
-    identityMode === 'jwt' ? [{ bearerJwt: [] }] : [{ bearerJwt: [] }, {}];
   const joinSchema = {
     tags: ['queue'],
+    operationId: 'joinQueue',
     summary: 'Join the waiting queue, or get back your live token',
     description: joinDescription[identityMode],
-    // In demo mode a bearer token is accepted and ignored, hence the empty alternative.
-    security,
     response: {
       200: tokenView,
       201: tokenView,
-      400: problem,
-      401: problem,
-      403: problem,
-      429: problem,
-      503: problem,
     },
   };
 
@@ -194,12 +187,11 @@ function streamTicketRoute(app: ZodApp, { system, streamTickets }: ApiContext): 
       config: { access: 'any-token' },
       schema: {
         tags: ['queue'],
+        operationId: 'issueStreamTicket',
         summary: 'A short-lived ticket that lets a browser EventSource open your event streams',
         description: `EventSource cannot send X-Queue-Token. Open \`.../events?ticket=...\` with this ticket instead, within ${streamTicketTtlSeconds} s; the stream then stays open. The ticket does not contain your queue token, opens only event streams, and can be fetched again whenever a stream has to be reopened.`,
-        security: [{ queueToken: [] }],
         response: {
           200: z.object({ ticket: z.string(), expiresAt: isoTime }),
-          401: problem,
         },
       },
     },

@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { System } from '../../system.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { openEventStream, type EventStream } from '../event-stream.js';
-import { id, problem, streamQuery, streamSecurity } from '../schemas.js';
+import { id, streamQuery } from '../schemas.js';
 
 const position = z
   .string()
@@ -27,6 +27,7 @@ export function seatMapRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['catalog'],
+        operationId: 'getSeatMap',
         summary: 'Every seat of a concert time with its status, as of a log position',
         description:
           '`held` means held or being paid, `sold` means paid; it never says who. Follow the map with `/seat-map/events?after={asOf}`.',
@@ -44,9 +45,6 @@ export function seatMapRoutes(app: ZodApp, context: ApiContext): void {
               }),
             ),
           }),
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },
@@ -70,19 +68,15 @@ function seatMapEventsRoute(app: ZodApp, { system, findToken }: ApiContext): voi
       config: { access: 'pass', streamTicket: true },
       schema: {
         tags: ['catalog'],
+        operationId: 'streamSeatMap',
         summary: 'Server-sent seat status changes after a log position',
         description:
           'Each change is `event: seat` with `data: {"seatId","status"}` and `id:` its log position; `Last-Event-ID` (set by EventSource on reconnect) wins over `after`. Without either, changes after the current map. Ends with `event: expired` when the caller\'s pass ends.',
         params: z.object({ concertTimeId: id }),
-        security: streamSecurity,
         querystring: streamQuery.extend({ after: position.optional() }),
         headers: z.looseObject({ 'last-event-id': position.optional() }),
         response: {
           200: z.string().describe('text/event-stream'),
-          400: problem,
-          401: problem,
-          403: problem,
-          404: problem,
         },
       },
     },

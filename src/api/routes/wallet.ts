@@ -3,7 +3,7 @@ import { charge } from '../../commands/charge.js';
 import { walletBalance } from '../../queries/wallets.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { idempotencyHeaders, problem } from '../schemas.js';
+import { idempotencyHeaders } from '../schemas.js';
 
 export function walletRoutes(app: ZodApp, context: ApiContext): void {
   const { db } = context.system;
@@ -14,11 +14,10 @@ export function walletRoutes(app: ZodApp, context: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['wallet'],
+        operationId: 'getWallet',
         summary: 'Your balance',
         response: {
           200: z.object({ userId: z.string(), balance: z.number().int() }),
-          401: problem,
-          403: problem,
         },
       },
     },
@@ -37,6 +36,7 @@ function chargeRoute(app: ZodApp, { system }: ApiContext): void {
       config: { access: 'pass' },
       schema: {
         tags: ['wallet'],
+        operationId: 'chargeWallet',
         summary: 'Top up your wallet; retry safely with an Idempotency-Key',
         headers: idempotencyHeaders,
         body: z.strictObject({
@@ -50,10 +50,6 @@ function chargeRoute(app: ZodApp, { system }: ApiContext): void {
         }),
         response: {
           200: z.object({ userId: z.string(), balance: z.number().int(), chargeId: z.string() }),
-          400: problem,
-          401: problem,
-          403: problem,
-          409: problem,
         },
       },
     },
