@@ -7,7 +7,8 @@ const projections = z.array(
   z.object({ name: z.string(), lag: z.number().int(), status: z.string() }),
 );
 
-export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
+export function operationsRoutes(app: ZodApp, context: ApiContext): void {
+  const { system } = context;
   app.get(
     '/healthz',
     {
@@ -58,6 +59,10 @@ export function operationsRoutes(app: ZodApp, { system, metrics }: ApiContext): 
     },
   );
 
+  metricsRoute(app, context);
+}
+
+function metricsRoute(app: ZodApp, { metrics }: ApiContext): void {
   app.get(
     '/metrics',
     {

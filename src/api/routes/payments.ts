@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger } from 'fastify';
 import { z } from 'zod';
 import { DomainError, isDomainError } from '../../commands/errors.js';
 import { pay, readPayment } from '../../commands/pay.js';
@@ -7,6 +8,14 @@ import { findReservation } from '../../queries/reservations.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
 import { id, idempotencyHeaders } from '../schemas.js';
+
+const paymentReceipt = z.object({
+  paymentId: z.string(),
+  reservationId: z.string(),
+  amount: z.number().int(),
+  balance: z.number().int(),
+  status: z.literal('paid'),
+});
 
 export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): void {
   const { db, clock, config } = system;
@@ -22,13 +31,7 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
         headers: idempotencyHeaders,
         body: z.strictObject({ reservationId: id }),
         response: {
-          201: z.object({
-            paymentId: z.string(),
-            reservationId: z.string(),
-            amount: z.number().int(),
-            balance: z.number().int(),
-            status: z.literal('paid'),
-          }),
+          201: paymentReceipt,
         },
       },
     },
@@ -53,30 +56,14 @@ export function paymentRoutes(app: ZodApp, { system, metrics }: ApiContext): voi
           },
         );
         metrics.payments.inc({ outcome: 'paid' });
-        request.log.info(
-          {
-            paymentId: receipt.paymentId,
-            reservationId: receipt.reservationId,
-            userId: caller.userId,
-            amount: receipt.amount,
-            outcome: 'paid',
-          },
-          `payment ${receipt.paymentId}: paid ${receipt.amount}`,
-        );
+        logPaymentOutcome(request.log, caller.userId, receipt.reservationId, receipt);
         await awaitReadModels(system.runner, reply, written, config.READ_YOUR_WRITES_TIMEOUT_MS);
         return reply.code(201).send(receipt);
       } catch (error) {
         metrics.payments.inc({ outcome: isDomainError(error) ? error.code : 'error' });
         // Infrastructure and unexpected errors are logged by the error handler.
         if (isDomainError(error))
-          request.log.info(
-            {
-              reservationId: reservation.reservationId,
-              userId: caller.userId,
-              outcome: error.code,
-            },
-            `payment for ${reservation.reservationId}: refused, ${error.code}`,
-          );
+          logPaymentOutcome(request.log, caller.userId, reservation.reservationId, error);
         throw error;
       }
     },
@@ -99,4 +86,30 @@ async function refuseExpiredUnlessReplay(
     throw new DomainError('TOKEN_EXPIRED', 'this queue token has expired; issue a new one', {
       reason: caller.reason ?? 'ttl',
     });
+}
+
+/** One log line per payment outcome: paid, or refused with its code. */
+function logPaymentOutcome(
+  log: FastifyBaseLogger,
+  userId: string,
+  reservationId: string,
+  outcome: z.infer<typeof paymentReceipt> | DomainError,
+): void {
+  if (outcome instanceof DomainError) {
+    log.info(
+      { reservationId, userId, outcome: outcome.code },
+      `payment for ${reservationId}: refused, ${outcome.code}`,
+    );
+    return;
+  }
+  log.info(
+    {
+      paymentId: outcome.paymentId,
+      reservationId,
+      userId,
+      amount: outcome.amount,
+      outcome: 'paid',
+    },
+    `payment ${outcome.paymentId}: paid ${outcome.amount}`,
+  );
 }

@@ -48,11 +48,10 @@ const joinDescription = {
 };
 
 export function queueRoutes(app: ZodApp, context: ApiContext): void {
-  const { system } = context;
-  const { db, clock } = system;
+  const { db, clock } = context.system;
 
   // The line's snapshot changes slowly; one read a second serves every waiting poller.
-  const estimatedWaitSeconds = waitEstimator(system);
+  const estimatedWaitSeconds = waitEstimator(context.system);
   // Every waiting stream of this process; positions are computed once per change for all.
   const waitingRoom = new WaitingRoom({
     db,
