@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { BenchContext, ScenarioResult } from './scenarios.js';
 import { percentile, startServer, type RunningServer } from './support.js';
 
@@ -70,6 +72,12 @@ function errors(waiters: readonly Waiter[]): number[] {
 }
 
 function describe(name: string, waiters: readonly Waiter[]) {
+  // BENCH_ETA_DUMP=dir writes every user's position, estimate and real wait, to study.
+  if (process.env.BENCH_ETA_DUMP)
+    writeFileSync(
+      path.join(process.env.BENCH_ETA_DUMP, `${name.replace(/\W/g, '-')}.json`),
+      JSON.stringify(waiters.map(({ token: _token, ...waiter }) => waiter)),
+    );
   const sorted = errors(waiters);
   const median = percentile(sorted, 50) * 100;
   const p90 = percentile(sorted, 90) * 100;

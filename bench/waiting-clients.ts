@@ -9,12 +9,15 @@ interface Stream {
   tail: string;
   /** Arrival time (ms since the epoch) of each event id, the first time it came. */
   readonly heard: Map<string, number>;
+  /** Arrival time of every message (the same id again: a new estimate only). */
+  readonly arrivals: number[];
   ended: boolean;
 }
 
 type Command =
   | { type: 'open'; port: number; tokens: string[] }
   | { type: 'heard'; positions: (number | null)[] }
+  | { type: 'rate'; since: number; until: number }
   | { type: 'close' };
 
 const streams: Stream[] = [];
@@ -36,6 +39,7 @@ function openOne(port: number, stream: Stream): Promise<void> {
       const cut = text.lastIndexOf('\n');
       stream.tail = text.slice(cut + 1);
       for (const match of text.slice(0, cut + 1).matchAll(idPattern)) {
+        stream.arrivals.push(now);
         if (!stream.heard.has(match[1]!)) stream.heard.set(match[1]!, now);
         resolve();
       }
@@ -63,6 +67,25 @@ function heardBy(stream: Stream, position: number): number {
   return first;
 }
 
+/**
+ * Messages each stream got in [since, until): the total, the most one stream got, and how
+ * many arrived less than 900 ms after the same stream's previous one (coalescing should
+ * make that none; a late client can still read two in one chunk, so it is a hint).
+ */
+function messageRate(since: number, until: number) {
+  let messages = 0;
+  let most = 0;
+  let closeTogether = 0;
+  for (const stream of streams) {
+    const inWindow = stream.arrivals.filter((at) => at >= since && at < until);
+    messages += inWindow.length;
+    most = Math.max(most, inWindow.length);
+    for (let i = 1; i < inWindow.length; i++)
+      if (inWindow[i]! - inWindow[i - 1]! < 900) closeTogether++;
+  }
+  return { messages, most, closeTogether };
+}
+
 process.on('message', (message: Command) => {
   void (async () => {
     if (message.type === 'open') {
@@ -74,6 +97,7 @@ process.on('message', (message: Command) => {
             socket: undefined,
             tail: '',
             heard: new Map(),
+            arrivals: [],
             ended: false,
           };
           streams.push(stream);
@@ -93,6 +117,8 @@ process.on('message', (message: Command) => {
         ),
         open: streams.filter((stream) => !stream.ended).length,
       });
+    } else if (message.type === 'rate') {
+      process.send!({ type: 'rate', ...messageRate(message.since, message.until) });
     } else {
       for (const stream of streams) stream.socket?.destroy();
       process.exit(0);

@@ -72,6 +72,12 @@ export interface WaitingRun {
   readonly lastHeardMaxMs: number;
   readonly cpuPerSecond: number;
   readonly cpuPerMoveMs: number;
+  /** Messages per connection per second in the window: the mean, and the busiest stream. */
+  readonly messagesPerSecond: number;
+  readonly busiestPerSecond: number;
+  /** Messages that came less than 900 ms after the same stream's previous one. */
+  readonly closeTogether: number;
+  readonly rssBeforeBytes: number;
   readonly joinBefore: { p50Ms: number; p99Ms: number; perSecond: number };
   readonly joinDuring: { p50Ms: number; p99Ms: number; perSecond: number };
 }
@@ -138,7 +144,17 @@ export async function measureWaiting(
     const cpuStart = server.cpuSeconds();
     await sleep(windowMs);
     const cpuSeconds = server.cpuSeconds() - cpuStart;
-    const windowSeconds = (Date.now() - windowStart) / 1000;
+    const windowEnd = Date.now();
+    const windowSeconds = (windowEnd - windowStart) / 1000;
+    const rates = await Promise.all(
+      clients.map((client) =>
+        client.request<{ messages: number; most: number; closeTogether: number }>({
+          type: 'rate',
+          since: windowStart,
+          until: windowEnd,
+        }),
+      ),
+    );
     // Joins while the streams are open and the line moves, against joinBefore.
     const joinDuring = await drive(
       server.baseUrl,
@@ -201,6 +217,11 @@ export async function measureWaiting(
       lastHeardMaxMs,
       cpuPerSecond: cpuSeconds / windowSeconds,
       cpuPerMoveMs: batches.length > 0 ? (cpuSeconds * 1000) / batches.length : 0,
+      messagesPerSecond:
+        rates.reduce((sum, rate) => sum + rate.messages, 0) / count / windowSeconds,
+      busiestPerSecond: Math.max(...rates.map((rate) => rate.most)) / windowSeconds,
+      closeTogether: rates.reduce((sum, rate) => sum + rate.closeTogether, 0),
+      rssBeforeBytes: rssBefore,
       joinBefore,
       joinDuring,
     };
@@ -240,6 +261,13 @@ export function waitingFigures(run: WaitingRun): { figures: WaitingFigure[]; not
         met: run.expected > 0 && run.heard === run.expected,
       },
       {
+        name: `messages per connection per second, busiest stream (${n})`,
+        value: round(run.busiestPerSecond, 2),
+        unit: '/s',
+        target: '<= 1',
+        met: run.busiestPerSecond <= 1,
+      },
+      {
         name: `server CPU while the line moves (${n})`,
         value: round(run.cpuPerSecond, 3),
         unit: ' s/s',
@@ -253,6 +281,7 @@ export function waitingFigures(run: WaitingRun): { figures: WaitingFigure[]; not
     ],
     notes: [
       `${n} streams (${run.waiting} waiting at open) opened in ${round(run.openSeconds, 1)} s; RSS ${round(run.rssBeforeMb)} MB before, ${round(run.rssOpenMb)} MB with them open`,
+      `${round(run.messagesPerSecond, 2)} messages per connection per second on average; ${run.closeTogether} came < 900 ms after the same stream's previous one (client-side timing)`,
       `${run.moves} moves of 100 admissions; server CPU ${round(run.cpuPerMoveMs)} ms per move (window incl. heartbeats and the admission process)`,
       `join p50/p99 ${round(run.joinBefore.p50Ms, 1)}/${round(run.joinBefore.p99Ms, 1)} ms before the streams, ${round(run.joinDuring.p50Ms, 1)}/${round(run.joinDuring.p99Ms, 1)} ms with them open (16 connections)`,
     ],

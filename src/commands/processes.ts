@@ -28,14 +28,21 @@ export function startProcesses(
     recoverAfterMs: options.recoverPaymentsAfterMs,
     ...(options.log ? { log: options.log } : {}),
   });
+  // Rounds start on a fixed beat (every intervalMs from the first), not intervalMs after
+  // the previous round ended: a round's own time does not stretch the period, so passes
+  // turn over when their TTL says and the queue's estimates can count on the interval.
+  // A round that runs over a beat waits for the next one, with no catch-up burst.
   const every = async (name: string, intervalMs: number, round: () => Promise<unknown>) => {
+    let next = performance.now();
     while (!stopping.signal.aborted) {
       try {
         await round();
       } catch (error) {
         options.log?.error(error, `${name} round failed`);
       }
-      await sleep(intervalMs, stopping.signal);
+      const now = performance.now();
+      next += intervalMs * Math.max(1, Math.ceil((now - next) / intervalMs));
+      await sleep(next - now, stopping.signal);
     }
   };
   const loops = [

@@ -83,8 +83,12 @@ function slotCycle(line: LineSnapshot): { cycle: number; latency: number } {
   // passes that end early (a payment) wait half a round on average for the next one.
   const interval = line.admissionIntervalSeconds;
   const fullPasses = line.meanPassSeconds >= 0.95 * line.ttlSeconds;
+  // A pass lasting a whole number of rounds ends just as a round starts on the same beat
+  // as the one that admitted it: a coin flip whether that round sees it ended or the next.
+  const rounds = line.meanPassSeconds / interval;
+  const onTheBeat = Math.abs(rounds - Math.round(rounds)) < 1e-9 ? round : 0;
   const modelCycle = fullPasses
-    ? Math.ceil(line.meanPassSeconds / interval - 1e-9) * interval
+    ? Math.ceil(rounds - 1e-9) * interval + onTheBeat
     : line.meanPassSeconds + round;
   // A full line's measured pace says how long a slot really takes to turn over (rounds
   // run late under load); with too little history the model stands.
@@ -115,11 +119,15 @@ export async function readLineSnapshot(
     .where('updated_at', '>', new Date(now.getTime() - 300_000))
     .executeTakeFirst();
   const meanPassSeconds = Math.min(options.ttlSeconds, ended?.mean ?? options.ttlSeconds);
+  // A pass whose time is up holds its slot until the next admission round records its end:
+  // counted as ending now, so a line whose slots turn over stays a full line (its measured
+  // pace applies) instead of showing free slots that the next round has not freed yet.
+  const roundsLate = new Date(now.getTime() - Math.max(2000, 3 * options.admissionIntervalMs));
   const active = await db
     .selectFrom('tokens')
     .select(['admitted_at', 'expires_at'])
     .where('status', '=', 'pass')
-    .where('expires_at', '>', now)
+    .where('expires_at', '>', roundsLate)
     .orderBy('admitted_at')
     .limit(settings.maxActive + 1000)
     .execute();
@@ -134,14 +142,14 @@ export async function readLineSnapshot(
     .select(sql<number>`count(*)::int`.as('count'))
     .where('admitted_at', '>', minuteAgo)
     .executeTakeFirstOrThrow();
-  const pace = await db
-    .selectFrom('tokens')
-    .select([
-      sql<number>`count(*)::int`.as('count'),
-      sql<Date | null>`min(admitted_at)`.as('first'),
-    ])
-    .where('admitted_at', '>', new Date(now.getTime() - 30_000))
-    .executeTakeFirstOrThrow();
+  // The pace: admissions after the window's first batch over the time since it (counting
+  // that first batch too would put n batches in n - 1 gaps and overstate the pace).
+  const { rows: paceRows } = await sql<{ count: number; first: Date | null }>`
+    WITH w AS (SELECT admitted_at FROM tokens WHERE admitted_at > ${new Date(now.getTime() - 30_000)})
+    SELECT count(*) FILTER (WHERE admitted_at > (SELECT min(admitted_at) FROM w))::int AS count,
+           min(admitted_at) AS first
+    FROM w`.execute(db);
+  const pace = paceRows[0] ?? { count: 0, first: null };
   const opensAt = settings.opensAt ? Date.parse(settings.opensAt) : 0;
   return {
     settings,
