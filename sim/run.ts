@@ -4,7 +4,8 @@ import { startEmbeddedPostgres } from '../src/events/store/embedded.js';
 import { simulate } from './simulation.js';
 
 /**
- * npm run simulate -- [--seed N] [--runs N] [--operations N] [--reintroduce-defect-1]
+ * npm run simulate -- [--seed N] [--runs N] [--operations N] [--minutes M] [--reintroduce-defect-1]
+ * (--minutes: start no new seed after M minutes, for a long run on a time budget)
  * Runs seeded fault simulations, each on a fresh database of a real PostgreSQL server
  * (SIM_DATABASE_URL, or an embedded one in .data-sim on EMBEDDED_PG_PORT or 55439).
  */
@@ -18,6 +19,7 @@ async function main() {
   const runs = Number(argument('runs') ?? 1);
   const operations = Number(argument('operations') ?? 30);
   const defect = process.argv.includes('--reintroduce-defect-1');
+  const deadline = Date.now() + Number(argument('minutes') ?? Infinity) * 60_000;
   let serverUrl = process.env.SIM_DATABASE_URL;
   let embedded: Awaited<ReturnType<typeof startEmbeddedPostgres>> | undefined;
   if (!serverUrl) {
@@ -34,7 +36,9 @@ async function main() {
   await admin.connect();
   let failed = 0;
   const started = Date.now();
-  for (let seed = firstSeed; seed < firstSeed + runs; seed++) {
+  let ran = 0;
+  for (let seed = firstSeed; seed < firstSeed + runs && Date.now() < deadline; seed++) {
+    ran++;
     const violations = await runSeed(admin, serverUrl, { seed, operations, defect });
     if (violations.length > 0) failed++;
     const replay = `npm run simulate -- --seed ${seed} --operations ${operations}${defect ? ' --reintroduce-defect-1' : ''}`;
@@ -50,7 +54,7 @@ async function main() {
   }
   const seconds = (Date.now() - started) / 1000;
   print(
-    `${runs} run(s) from seed ${firstSeed}, ${failed} with violations, ${seconds.toFixed(1)} s (${((runs / seconds) * 60).toFixed(1)} seeds/minute)`,
+    `${ran} run(s) from seed ${firstSeed}, ${failed} with violations, ${seconds.toFixed(1)} s (${((ran / seconds) * 60).toFixed(1)} seeds/minute)`,
   );
   await admin.end();
   await embedded?.stop();
