@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Clock } from '../src/commands/clock.js';
 import { loadConfig } from '../src/config.js';
 import { startSystem, type System } from '../src/system.js';
+import { simulatedMaxActive } from './queue-workload.js';
 import { FaultyEventStore, type FaultProfile, type SimulatedProcess } from './faulty-store.js';
 
 /** The database URL a simulated process connects with: its own application_name. */
@@ -72,6 +73,7 @@ export class SimulatedCluster {
       DATABASE_URL: processUrl(this.options.databaseUrl, this.applicationName()),
       LOG_LEVEL: 'silent',
       DB_POOL_SIZE: '6',
+      MAX_ACTIVE_TOKENS: String(simulatedMaxActive),
     });
     const system = await startSystem({ config, clock: this.options.clock, processes: false });
     this.started.push(system);

@@ -8,6 +8,7 @@ import { projections } from '../src/projections/index.js';
 import { rebuildProjection } from '../src/projections/rebuild.js';
 import { verifyReadModels } from '../src/projections/verify.js';
 import { SimulatedCluster } from './cluster.js';
+import { queueOperation, settleQueue } from './queue-workload.js';
 import type { FaultyEventStore } from './faulty-store.js';
 import { checkLogInvariants, type Acknowledged } from './invariants.js';
 
@@ -82,6 +83,9 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
       now += ms;
     });
     await recoverUnderFaults(options, cluster, recoveryAim);
+    // Past any scheduled opening: the admitter opens and draws every pre-queue.
+    now += 3_600_000;
+    await settleQueue(cluster);
     const violations = await settleAndCheck(cluster, run.acknowledged);
     const stray = await cluster.strayBackends();
     if (stray > 0) violations.push(`(harness) ${stray} backend(s) of crashed processes still open`);
@@ -242,8 +246,19 @@ async function workload(
   };
 
   const count = options.operations ?? 30;
+  const queueUsers = ['q1', 'q2', 'q3', 'q4', 'q5', 'q6'].map((user) => `${user}-${options.seed}`);
   for (let done = 0; done < count; done += 2)
-    await Promise.all([operation(done), operation(done + 1)]);
+    await Promise.all([
+      operation(done),
+      operation(done + 1),
+      // Two queue decisions each round, each from its own seeded stream.
+      queueOperation(cluster, queueUsers, prng(options.seed * 100_003 + 500_000 + done)).catch(
+        () => undefined,
+      ),
+      queueOperation(cluster, queueUsers, prng(options.seed * 100_003 + 700_000 + done)).catch(
+        () => undefined,
+      ),
+    ]);
   await cluster.ready;
   return { acknowledged };
 }
