@@ -2,7 +2,7 @@ import { simulate } from '../sim/simulation.js';
 import { createTestDatabase } from './support/database.js';
 
 /** Operations per seeded run in the CI budget (docs/simulation.md). */
-const operations = 40;
+const operations = 30;
 
 async function runSeed(seed: number, reintroduceDefect1 = false): Promise<string[]> {
   const database = await createTestDatabase();
