@@ -43,6 +43,29 @@ export interface FaultLogEntry {
   readonly fault: Fault | 'crashed';
 }
 
+/** Seeded fault rates of one view of the store; each append draws once. */
+export interface FaultProfile {
+  next(): number;
+  transient: number;
+  ambiguous: number;
+  latency: number;
+  readTransient?: number;
+  /**
+   * The "process" dies at this append (the crash point is an await inside whatever
+   * command is running): half the time before the write, half after it committed.
+   */
+  crash?: number;
+  /** Higher rates for appends to streams with this prefix (recovery's seat appends). */
+  aimed?: { streamPrefix: string; transient: number; ambiguous: number };
+}
+
+/** One simulated process: every view of the store shares whether it has crashed. */
+export interface SimulatedProcess {
+  crashed: boolean;
+  /** Called once when a seeded crash point is reached (the simulation restarts the process). */
+  onCrash?: () => void;
+}
+
 /**
  * A fault-injecting wrapper around a real EventStore (PostgreSQL underneath, never a fake):
  * a transient error before the write, an ambiguous commit (the append commits, then the
@@ -51,20 +74,23 @@ export interface FaultLogEntry {
  */
 export class FaultyEventStore implements EventStore {
   private readonly rules: { rule: FaultRule; left: number }[] = [];
-  private crashed = false;
-  readonly injected: FaultLogEntry[] = [];
+  readonly injected: FaultLogEntry[];
 
   constructor(
     private readonly inner: EventStore,
-    /** Seeded random faults: each append draws once (used by the simulation). */
-    private readonly random?: {
-      next(): number;
-      transient: number;
-      ambiguous: number;
-      latency: number;
-      readTransient?: number;
-    },
-  ) {}
+    /** Seeded random faults (used by the simulation). */
+    private readonly random?: FaultProfile,
+    private readonly process: SimulatedProcess = { crashed: false },
+    injected: FaultLogEntry[] = [],
+  ) {
+    this.injected = injected;
+  }
+
+  /** Another view of the same process (same crash state, same fault log), other rates. */
+  withProfile(changes: Partial<FaultProfile>): FaultyEventStore {
+    const random = this.random ? { ...this.random, ...changes } : undefined;
+    return new FaultyEventStore(this.inner, random, this.process, this.injected);
+  }
 
   /** Queue a one-shot (or `times`-shot) fault for matching appends. */
   inject(rule: FaultRule): void {
@@ -72,11 +98,11 @@ export class FaultyEventStore implements EventStore {
   }
 
   crash(): void {
-    this.crashed = true;
+    this.process.crashed = true;
   }
 
   get isCrashed(): boolean {
-    return this.crashed;
+    return this.process.crashed;
   }
 
   private draw(streamName: string): FaultRule | undefined {
@@ -91,17 +117,34 @@ export class FaultyEventStore implements EventStore {
       return entry.rule;
     }
     if (!this.random) return undefined;
+    const { aimed } = this.random;
     const roll = this.random.next();
-    const { transient, ambiguous, latency } = this.random;
+    let { transient, ambiguous } = this.random;
+    if (aimed && streamName.startsWith(aimed.streamPrefix)) ({ transient, ambiguous } = aimed);
     if (roll < transient) return { fault: 'transient' };
     if (roll < transient + ambiguous) return { fault: 'ambiguous' };
-    if (roll < transient + ambiguous + latency)
+    if (roll < transient + ambiguous + this.random.latency)
       return { fault: 'latency', latencyMs: Math.floor(this.random.next() * 20) };
     return undefined;
   }
 
+  /** A seeded crash point: 'before' the write, 'after' it committed, or none. */
+  private crashPoint(): 'before' | 'after' | undefined {
+    if (!this.random?.crash || this.random.next() >= this.random.crash) return undefined;
+    return this.random.next() < 0.5 ? 'before' : 'after';
+  }
+
+  private die(stream: string): never {
+    if (!this.process.crashed) {
+      this.process.crashed = true;
+      this.process.onCrash?.();
+    }
+    this.injected.push({ call: 'append', stream, fault: 'crashed' });
+    throw new InjectedConnectionError('crashed');
+  }
+
   private alive(call: 'append' | 'read', stream: string): void {
-    if (!this.crashed) return;
+    if (!this.process.crashed) return;
     this.injected.push({ call, stream, fault: 'crashed' });
     throw new InjectedConnectionError('crashed');
   }
@@ -112,6 +155,8 @@ export class FaultyEventStore implements EventStore {
     options?: { expectedRevision?: ExpectedRevision },
   ): Promise<AppendResult> {
     this.alive('append', streamName);
+    const crashAt = this.crashPoint();
+    if (crashAt === 'before') this.die(streamName);
     const rule = this.draw(streamName);
     if (rule) this.injected.push({ call: 'append', stream: streamName, fault: rule.fault });
     if (rule?.fault === 'transient') throw new InjectedConnectionError('transient');
@@ -119,6 +164,7 @@ export class FaultyEventStore implements EventStore {
       await new Promise((resolve) => setTimeout(resolve, rule.latencyMs ?? 5));
     this.alive('append', streamName);
     const result = await this.inner.appendToStream(streamName, events, options);
+    if (crashAt === 'after') this.die(streamName);
     if (rule?.fault === 'ambiguous') throw new InjectedConnectionError('ambiguous');
     this.alive('append', streamName);
     return result;

@@ -1,4 +1,5 @@
 import type { EventStore, RecordedEvent } from '../src/events/store/port.js';
+import { checkQueueInvariants } from './queue-invariants.js';
 
 /** What the workload saw acknowledged (a success returned to the caller). */
 export interface Acknowledged {
@@ -22,7 +23,7 @@ async function readEverything(store: EventStore): Promise<RecordedEvent[]> {
 type Data = Record<string, unknown> & { paymentId?: string; userId?: string; amount?: number };
 
 /**
- * Invariants (a)-(e) of issue 9, checked on the log itself: the events are folded here,
+ * Invariants (a)-(e) and (g) of issue 9, checked on the log itself: the events are folded here,
  * independently of the deciders and the projections. Returns one line per violation.
  */
 export async function checkLogInvariants(
@@ -142,5 +143,6 @@ export async function checkLogInvariants(
   for (const ack of acknowledged.payments)
     if (paidBy.get(ack.paymentId)?.userId !== ack.userId)
       violations.push(`(e) acknowledged payment ${ack.paymentId} has no paid seat`);
+  violations.push(...checkQueueInvariants(events));
   return violations;
 }
