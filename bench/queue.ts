@@ -6,7 +6,8 @@ import { transactionCounter } from './transactions.js';
 
 /** 100,000 new users join at 64 connections; then a first lookup of 20,000 of their tokens. */
 export async function queue(context: BenchContext): Promise<ScenarioResult> {
-  const users = size(context, 100_000, 500);
+  // BENCH_QUEUE_USERS=10000 runs a shorter line (the figure is at 100,000).
+  const users = size(context, Number(process.env.BENCH_QUEUE_USERS ?? 100_000), 500);
   const lookups = size(context, 20_000, 200);
   const appendRate = await appendRateOfThisRun(context);
   const databaseUrl = await context.createDatabase();

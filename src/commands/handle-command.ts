@@ -17,6 +17,12 @@ export interface HandleOptions {
   readonly metadata?: EventMetadata;
   /** Ids for the decided events, by index: a retried step then appends the same ids. */
   readonly eventIds?: (event: Event, index: number) => string | undefined;
+  /**
+   * The stream most likely does not exist yet (a new user's token): when it is not cached,
+   * decide on the empty stream and append with `no_stream` without reading first. If it
+   * does exist, the append fails and the loop reads it, as after a stale cached state.
+   */
+  readonly likelyNew?: boolean;
 }
 
 export interface Handled<State> {
@@ -48,7 +54,9 @@ export async function tryCommand<State, E extends Event>(
 ): Promise<Handled<State> | Refused<State>> {
   const retries = options.retries ?? 0;
   const cache = streamStateCache(store);
-  let cached = cache.get(streamName, kind);
+  let cached =
+    cache.get(streamName, kind) ??
+    (options.likelyNew ? { state: kind.initialState(), revision: -1n } : undefined);
   for (let attempt = 0; ;) {
     const { state, revision } = cached ?? (await readFolded(store, cache, streamName, kind));
     const events = decide(state);

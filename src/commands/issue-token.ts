@@ -55,6 +55,7 @@ export async function issueToken(
     (state) => decideIssueToken(command, state),
     {
       retries: commandRetries.issueToken,
+      likelyNew: true,
     },
   );
   return {

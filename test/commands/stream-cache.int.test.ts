@@ -114,3 +114,28 @@ describe('the command loop with cached stream states', () => {
     reads.mockRestore();
   });
 });
+
+describe('a stream that is likely new', () => {
+  it('appends to a new stream without reading it first', async () => {
+    const reads = jest.spyOn(second, 'readStream');
+    const outcome = await tryCommand(second, 'gate-new', gateKind, open('second'), {
+      likelyNew: true,
+    });
+    expect('appended' in outcome).toBe(true);
+    expect(reads).not.toHaveBeenCalled();
+    reads.mockRestore();
+  });
+
+  it('reads and decides on the real stream when it already exists', async () => {
+    const gate = 'gate-existing';
+    await tryCommand(first, gate, gateKind, open('first'));
+    // The second process has never seen this gate: the guess "empty" refuses nothing here
+    // (opening an empty gate is allowed), the append fails, and the fresh read refuses.
+    const outcome = await tryCommand(second, gate, gateKind, open('second'), {
+      likelyNew: true,
+      retries: 0,
+    });
+    expect('refusal' in outcome && outcome.refusal.message).toBe('already open');
+    expect(await first.readStream(gate)).toHaveLength(1);
+  });
+});
