@@ -17,6 +17,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
   });
   try {
     const xacts = await transactionCounter(databaseUrl, context.smoke);
+    const cpuBefore = server.cpuSeconds();
     const joined = await drive(
       server.baseUrl,
       { concurrency: 64, total: users, keepBodies: true, timeLimitMs: 600_000 },
@@ -26,6 +27,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
       (joined.statuses[201] ?? 0) === joined.requests,
       `every user joined (${JSON.stringify(joined.statuses)})`,
     );
+    const cpuMsPerJoin = ((server.cpuSeconds() - cpuBefore) * 1000) / joined.requests;
     const perJoin = await xacts.perOperation(joined.requests);
     const tokens = joined.bodies.map(
       (entry) => (JSON.parse(entry.body) as { token: string }).token,
@@ -81,6 +83,11 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
           met: rss < 300,
         },
         { name: 'PostgreSQL transactions per join', value: perJoin, unit: '' },
+        {
+          name: 'API CPU per join (projections included)',
+          value: round(cpuMsPerJoin, 2),
+          unit: 'ms',
+        },
         { name: 'PostgreSQL transactions per lookup', value: perLookup, unit: '' },
       ],
       notes: [

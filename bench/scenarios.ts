@@ -62,6 +62,7 @@ const hold: Scenario = async (context) => {
       body: seats[i],
     }));
     const xacts = await transactionCounter(databaseUrl, context.smoke);
+    const cpuBefore = server.cpuSeconds();
     const result = await drive(
       server.baseUrl,
       { concurrency: connections, total: seats.length - warm, timeLimitMs: 120_000 },
@@ -76,6 +77,7 @@ const hold: Scenario = async (context) => {
       (result.statuses[201] ?? 0) === result.requests,
       `every hold of a distinct seat succeeded (${JSON.stringify(result.statuses)})`,
     );
+    const cpuMsPerHold = ((server.cpuSeconds() - cpuBefore) * 1000) / result.requests;
     const perHold = await xacts.perOperation(result.requests);
     return {
       scenario: 'hold',
@@ -97,6 +99,11 @@ const hold: Scenario = async (context) => {
           met: result.p99Ms < 50,
         },
         { name: 'PostgreSQL transactions per hold', value: perHold, unit: '' },
+        {
+          name: 'API CPU per hold (projections included)',
+          value: round(cpuMsPerHold, 2),
+          unit: 'ms',
+        },
       ],
       notes: [
         `${result.requests} holds of distinct seats after ${warm} warm-up holds; each answered after the read models reflected it`,
