@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { systemClock } from './commands/clock.js';
 import { scheduleConcert } from './commands/schedule-concert.js';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
 import { OperatorError, exitCodes } from './operator-error.js';
 import { projections } from './projections/index.js';
 import {
@@ -73,14 +73,9 @@ function progressPrinter() {
   };
 }
 
-async function run(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  if (!command || command === '--help' || command === '-h' || command === 'help') {
-    console.log(usage);
-    return command ? 0 : 2;
-  }
-  const { values, positionals } = parseArgs({
-    args: rest,
+const parseOptions = (args: string[]) =>
+  parseArgs({
+    args,
     allowPositionals: true,
     options: {
       json: { type: 'boolean', default: false },
@@ -92,10 +87,25 @@ async function run(argv: string[]): Promise<number> {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  if (values.help) {
-    console.log(usage);
-    return 0;
-  }
+
+interface Invocation {
+  readonly command: string;
+  readonly positionals: string[];
+  readonly values: ReturnType<typeof parseOptions>['values'];
+  /** The projections to rebuild. */
+  readonly wanted: string[];
+  readonly seedShape: SeedShape | undefined;
+}
+
+interface SeedShape {
+  readonly concerts: number;
+  readonly seats: number;
+  readonly dates: number;
+}
+
+/** Every usage error is found here, before the store is opened. */
+function parseInvocation(command: string, rest: string[]): Invocation {
+  const { values, positionals } = parseOptions(rest);
   const known = ['history', 'state', 'trace', 'rebuild', 'verify', 'seed'];
   if (!known.includes(command)) throw new UsageError(`unknown command "${command}"`);
   const needsStream = command === 'history' || command === 'state';
@@ -126,7 +136,20 @@ async function run(argv: string[]): Promise<number> {
     command === 'seed'
       ? { concerts: count('concerts'), seats: count('seats'), dates: count('dates', 1) }
       : undefined;
+  return { command, positionals, values, wanted, seedShape };
+}
 
+async function run(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === '--help' || command === '-h' || command === 'help') {
+    console.log(usage);
+    return command ? 0 : 2;
+  }
+  if (parseOptions(rest).values.help) {
+    console.log(usage);
+    return 0;
+  }
+  const invocation = parseInvocation(command, rest);
   const config = loadConfig({ LOG_LEVEL: 'silent', DEMO_SEED: 'false', ...process.env });
   // Rebuild and verify need the live projections to move: run them here unless the service does.
   const system: System = await startSystem({
@@ -136,96 +159,104 @@ async function run(argv: string[]): Promise<number> {
     projections: command === 'verify' || command === 'rebuild',
   });
   try {
-    switch (command) {
-      case 'history': {
-        const entries = await streamHistory(system.store, positionals[0]!);
-        if (entries.length === 0) throw new UsageError(`no stream "${positionals[0]}"`);
-        printHistory(entries, values.json);
-        return 0;
-      }
-      case 'state': {
-        const state = await streamStateAt(system.store, positionals[0]!, values.at);
-        if (!state)
-          throw new UsageError(
-            'state knows seat-, wallet-, token-, payment-, concert- and queue streams',
-          );
-        console.log(JSON.stringify(state, null, 2));
-        return 0;
-      }
-      case 'trace': {
-        const entries = await traceUser(system, values.user!);
-        if (entries.length === 0 && !values.json)
-          console.log(`no tokens, holds, charges or payments for user "${values.user}"`);
-        else printHistory(entries, values.json);
-        return 0;
-      }
-      case 'rebuild': {
-        const print = progressPrinter();
-        const countEvents = config.EVENTSTORE_URL ? undefined : countEventsInPostgres(system.db);
-        for (const name of wanted) {
-          const projection = projections.find((candidate) => candidate.name === name)!;
-          const done = await rebuildProjection(
-            { ...system, ...(countEvents ? { countEvents } : {}) },
-            projection,
-            print,
-          );
-          console.log(
-            `${name}: rebuilt from ${done.applied} events at ${done.eventsPerSecond} events/s`,
-          );
-        }
-        return 0;
-      }
-      case 'verify': {
-        const differences = await verifyReadModels({
-          ...system,
-          projections,
-          waitForProjections: (position) =>
-            system.runner.waitFor(
-              { position, eventTypes: projections.flatMap((projection) => projection.handles) },
-              60_000,
-            ),
-        });
-        if (differences.length === 0) {
-          console.log('verify: every read model matches a fresh replay of the log');
-          return 0;
-        }
-        for (const difference of differences) {
-          console.log(
-            `${difference.table}: ${difference.onlyLive.length} row(s) only in the live model, ${difference.onlyReplayed.length} only in the replay`,
-          );
-          for (const row of difference.onlyLive) console.log(`  live:     ${JSON.stringify(row)}`);
-          for (const row of difference.onlyReplayed)
-            console.log(`  replayed: ${JSON.stringify(row)}`);
-        }
-        return 1;
-      }
-      case 'seed': {
-        const shape = seedShape!;
-        const now = Date.now();
-        for (let concert = 0; concert < shape.concerts; concert++) {
-          const { concert: scheduled } = await scheduleConcert(system, {
-            title: `Seeded concert ${concert + 1}`,
-            dates: Array.from({ length: shape.dates }, (_, date) => ({
-              concertTime: new Date(now + (date + 7) * 86_400_000).toISOString(),
-              reservationStartTime: new Date(now - 3_600_000).toISOString(),
-              seats: Array.from({ length: shape.seats }, (_, seat) => ({
-                seatNumber: seat + 1,
-                price: [70_000, 110_000, 150_000][seat % 3]!,
-              })),
-            })),
-          });
-          console.log(
-            `seeded ${scheduled.concertId}: ${shape.dates} date(s) x ${shape.seats} seats`,
-          );
-        }
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command "${command}"`);
-    }
+    return await execute(system, config, invocation);
   } finally {
     await system.close();
   }
+}
+
+async function execute(system: System, config: Config, invocation: Invocation): Promise<number> {
+  const { command, positionals, values } = invocation;
+  switch (command) {
+    case 'history': {
+      const entries = await streamHistory(system.store, positionals[0]!);
+      if (entries.length === 0) throw new UsageError(`no stream "${positionals[0]}"`);
+      printHistory(entries, values.json);
+      return 0;
+    }
+    case 'state': {
+      const state = await streamStateAt(system.store, positionals[0]!, values.at);
+      if (!state)
+        throw new UsageError(
+          'state knows seat-, wallet-, token-, payment-, concert- and queue streams',
+        );
+      console.log(JSON.stringify(state, null, 2));
+      return 0;
+    }
+    case 'trace': {
+      const entries = await traceUser(system, values.user!);
+      if (entries.length === 0 && !values.json)
+        console.log(`no tokens, holds, charges or payments for user "${values.user}"`);
+      else printHistory(entries, values.json);
+      return 0;
+    }
+    case 'rebuild':
+      return rebuild(system, config, invocation.wanted);
+    case 'verify':
+      return verify(system);
+    case 'seed':
+      return seed(system, invocation.seedShape!);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function rebuild(system: System, config: Config, wanted: string[]): Promise<number> {
+  const print = progressPrinter();
+  const countEvents = config.EVENTSTORE_URL ? undefined : countEventsInPostgres(system.db);
+  for (const name of wanted) {
+    const projection = projections.find((candidate) => candidate.name === name)!;
+    const done = await rebuildProjection(
+      { ...system, ...(countEvents ? { countEvents } : {}) },
+      projection,
+      print,
+    );
+    console.log(`${name}: rebuilt from ${done.applied} events at ${done.eventsPerSecond} events/s`);
+  }
+  return 0;
+}
+
+async function verify(system: System): Promise<number> {
+  const differences = await verifyReadModels({
+    ...system,
+    projections,
+    waitForProjections: (position) =>
+      system.runner.waitFor(
+        { position, eventTypes: projections.flatMap((projection) => projection.handles) },
+        60_000,
+      ),
+  });
+  if (differences.length === 0) {
+    console.log('verify: every read model matches a fresh replay of the log');
+    return 0;
+  }
+  for (const difference of differences) {
+    console.log(
+      `${difference.table}: ${difference.onlyLive.length} row(s) only in the live model, ${difference.onlyReplayed.length} only in the replay`,
+    );
+    for (const row of difference.onlyLive) console.log(`  live:     ${JSON.stringify(row)}`);
+    for (const row of difference.onlyReplayed) console.log(`  replayed: ${JSON.stringify(row)}`);
+  }
+  return 1;
+}
+
+async function seed(system: System, shape: SeedShape): Promise<number> {
+  const now = Date.now();
+  for (let concert = 0; concert < shape.concerts; concert++) {
+    const { concert: scheduled } = await scheduleConcert(system, {
+      title: `Seeded concert ${concert + 1}`,
+      dates: Array.from({ length: shape.dates }, (_, date) => ({
+        concertTime: new Date(now + (date + 7) * 86_400_000).toISOString(),
+        reservationStartTime: new Date(now - 3_600_000).toISOString(),
+        seats: Array.from({ length: shape.seats }, (_, seat) => ({
+          seatNumber: seat + 1,
+          price: [70_000, 110_000, 150_000][seat % 3]!,
+        })),
+      })),
+    });
+    console.log(`seeded ${scheduled.concertId}: ${shape.dates} date(s) x ${shape.seats} seats`);
+  }
+  return 0;
 }
 
 run(process.argv.slice(2)).then(

@@ -103,9 +103,11 @@ function projectionsView() {
           h(
             'tr',
             {},
-            ['Name', 'Checkpoint', 'Lag', 'Events applied', 'Status', 'Rebuild', ''].map((title) =>
+            ['Name', 'Checkpoint', 'Lag', 'Events applied', 'Status', 'Rebuild'].map((title) =>
               h('th', { scope: 'col' }, title),
             ),
+            // The buttons' column: a header a screen reader can announce, not shown.
+            h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Action')),
           ),
         ),
         body,
@@ -255,35 +257,98 @@ function auditView() {
   );
 }
 
+const queueLabels = {
+  mode: 'Mode',
+  waiting: 'Waiting',
+  active: 'Active',
+  prequeued: 'Pre-queued',
+  admittedLastMinute: 'Admission rate (admitted in the last minute)',
+  maxActive: 'Max active',
+  admissionsPerMinute: 'Admissions per minute limit',
+  opensAt: 'Opens at',
+};
+
+function queueShown(name, value) {
+  if (value === null || value === undefined) return name === 'admissionsPerMinute' ? 'none' : '—';
+  return name === 'opensAt' ? when(value) : String(value);
+}
+
+/** Pause, resume, passthrough, cap and rate: each a PATCH /admin/queue, shown at once. */
+function queueControls(change) {
+  const modeButton = (mode, text) =>
+    h(
+      'button',
+      { type: 'button', onclick: () => change({ mode }, `Queue mode is now ${mode}.`) },
+      text,
+    );
+  const limits = guarded(async (event) => {
+    event.preventDefault();
+    const data = new FormData(event.target);
+    const cap = String(data.get('maxActive')).trim();
+    const rate = String(data.get('admissionsPerMinute')).trim();
+    const body = {};
+    if (cap) body.maxActive = Number(cap);
+    if (data.get('noRate')) body.admissionsPerMinute = null;
+    else if (rate) body.admissionsPerMinute = Number(rate);
+    if (!Object.keys(body).length) return announce('Enter a cap or a rate to change.', 'error');
+    await change(body, 'Queue limits changed.');
+  });
+  return [
+    h('h3', {}, 'Controls'),
+    h(
+      'div',
+      { class: 'controls' },
+      modeButton('paused', 'Pause admission'),
+      modeButton('open', 'Resume (open)'),
+      modeButton('passthrough', 'Passthrough'),
+    ),
+    h(
+      'form',
+      { class: 'stack', onsubmit: limits },
+      h('label', { for: 'queue-cap' }, 'New max active'),
+      h('input', { id: 'queue-cap', name: 'maxActive', type: 'number', min: 1 }),
+      h('label', { for: 'queue-rate' }, 'New admissions per minute limit'),
+      h('input', { id: 'queue-rate', name: 'admissionsPerMinute', type: 'number', min: 1 }),
+      h(
+        'label',
+        { class: 'check' },
+        h('input', { type: 'checkbox', name: 'noRate' }),
+        ' No rate limit',
+      ),
+      h('button', { type: 'submit' }, 'Apply limits'),
+    ),
+  ];
+}
+
 function queueView() {
   stopPage();
   const cells = Object.fromEntries(
-    ['mode', 'maxActive', 'waiting', 'active', 'prequeued', 'admittedLastMinute'].map((name) => [
-      name,
-      h('dd', { id: `queue-${name}` }, '…'),
-    ]),
+    Object.keys(queueLabels).map((name) => [name, h('dd', { id: `queue-${name}` }, '…')]),
   );
-  const labels = {
-    mode: 'Mode',
-    maxActive: 'Max active',
-    waiting: 'Waiting',
-    active: 'Active',
-    prequeued: 'Pre-queued',
-    admittedLastMinute: 'Admitted in the last minute',
+  const refresh = async () => {
+    const queue = await admin('GET', '/admin/queue');
+    for (const [name, cell] of Object.entries(cells)) {
+      const text = queueShown(name, queue[name]);
+      if (cell.textContent !== text) cell.textContent = text;
+    }
   };
+  const change = guarded(async (body, message) => {
+    await admin('PATCH', '/admin/queue', body);
+    announce(message, 'success');
+    await refresh();
+  });
   show(
     root,
     h('h2', {}, 'Queue'),
     h(
       'dl',
-      { class: 'receipt', 'aria-live': 'polite' },
-      Object.entries(cells).map(([name, cell]) => [h('dt', {}, labels[name]), cell]),
+      { class: 'receipt' },
+      Object.entries(cells).map(([name, cell]) => [h('dt', {}, queueLabels[name]), cell]),
     ),
+    queueControls(change),
   );
-  stopPage = every(2000, async () => {
-    const queue = await admin('GET', '/admin/queue');
-    for (const [name, cell] of Object.entries(cells)) cell.textContent = String(queue[name] ?? '—');
-  });
+  // Operator pages poll (the buyer's waiting room streams): once a second is live enough.
+  stopPage = every(1000, refresh);
 }
 
 function dateFieldset(index) {

@@ -230,8 +230,12 @@ const seatMapView = guarded(async (concert, date) => {
           'data-seat-number': seat.seatNumber,
           onclick: () => holdSeat(concert, date, seat),
         },
+        // Spaces between the parts, so the visible text ("3 ₩10,000 free") reads as words
+        // inside the button's name (WCAG 2.5.3, label in name).
         h('span', { class: 'seat-number' }, seat.seatNumber),
+        ' ',
         h('span', { class: 'seat-price' }, won(seat.price)),
+        ' ',
         h('span', { class: 'seat-status' }, ''),
       );
       paint(button, seat);

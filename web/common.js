@@ -138,7 +138,7 @@ export function h(tag, attributes = {}, ...children) {
     else if (value === true) element.setAttribute(name, '');
     else element.setAttribute(name, String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -151,7 +151,7 @@ export const when = (iso) =>
 
 /** Replaces the main region's content and moves focus to its heading (for screen readers). */
 export function show(root, ...children) {
-  root.replaceChildren(...children);
+  root.replaceChildren(...children.flat(Infinity));
   const heading = root.querySelector('h2');
   if (heading) {
     heading.setAttribute('tabindex', '-1');

@@ -40,8 +40,8 @@ export interface BuildAppOptions {
   readonly logger?: FastifyBaseLogger;
 }
 
-/** Builds the HTTP API on a running system. It never listens: server.ts does. */
-export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions) {
+/** Fastify with zod validation and problem+json errors, before any plugin or route. */
+function createFastify(logger: FastifyBaseLogger | undefined) {
   const app = Fastify({
     ...(logger ? { loggerInstance: logger } : { logger: false }),
     bodyLimit: 64 * 1024,
@@ -54,6 +54,12 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   registerProblemDetails(app);
   // JSON in and out: any other body type is refused with 415 rather than half-parsed.
   app.removeContentTypeParser('text/plain');
+  return app;
+}
+
+type BaseApp = ReturnType<typeof createFastify>;
+
+async function registerBrowserHeaders(app: BaseApp, corsOrigins: readonly string[]) {
   // helmet's default CSP allows what the Swagger UI at /docs loads (its own scripts, inline
   // styles). No upgrade-insecure-requests: TLS usually ends at a proxy, and on plain HTTP that
   // directive sends /docs' own stylesheets and scripts to an https:// that is not there.
@@ -61,9 +67,9 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
   // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.
-  if (system.config.CORS_ORIGINS.length > 0) {
+  if (corsOrigins.length > 0) {
     await app.register(cors, {
-      origin: [...system.config.CORS_ORIGINS],
+      origin: [...corsOrigins],
       methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
       allowedHeaders: [
         'authorization',
@@ -76,7 +82,9 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
       maxAge: 600,
     });
   }
+}
 
+async function registerOpenApi(app: BaseApp) {
   await app.register(swagger, {
     openapi: {
       info: {
@@ -103,6 +111,13 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
     transform: jsonSchemaTransform,
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list' } });
+}
+
+/** Builds the HTTP API on a running system. It never listens: server.ts does. */
+export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions) {
+  const app = createFastify(logger);
+  await registerBrowserHeaders(app, system.config.CORS_ORIGINS);
+  await registerOpenApi(app);
 
   const metrics = createMetrics(system);
   registerHttpMetrics(app, metrics);

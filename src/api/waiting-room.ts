@@ -2,9 +2,9 @@ import type { ServerResponse } from 'node:http';
 import type { Clock } from '../commands/clock.js';
 import { sleep } from '../infrastructure/sleep.js';
 import type { Db } from '../projections/database.js';
-import { estimateWaitSeconds, type LineSnapshot } from '../queries/queue-estimate.js';
+import { lineEstimator, type LineSnapshot } from '../queries/queue-estimate.js';
 import { holesBelow, toTokenView, type Placement, type TokenView } from '../queries/tokens.js';
-import { waitingRoomSnapshot } from '../queries/waiting-room.js';
+import { waitingRoomSnapshot, type PrequeueState } from '../queries/waiting-room.js';
 import { defaultSseOptions, SseChannel, SseConnection, type SseOptions } from './sse.js';
 
 export interface WaitingRoomOptions extends SseOptions {
@@ -12,12 +12,18 @@ export interface WaitingRoomOptions extends SseOptions {
   readonly pollMs: number;
   /** At most one message per stream this often: moves in between are coalesced. */
   readonly minMessageIntervalMs: number;
+  /**
+   * Pre-queued streams share one payload, rebuilt when the opening moves or a draw
+   * places them; their rows are read again only this often, to notice a revocation.
+   */
+  readonly prequeueSweepMs: number;
 }
 
 export const defaultWaitingRoomOptions: WaitingRoomOptions = {
   ...defaultSseOptions,
   pollMs: 200,
   minMessageIntervalMs: 1000,
+  prequeueSweepMs: 5000,
 };
 
 /**
@@ -27,14 +33,16 @@ export const defaultWaitingRoomOptions: WaitingRoomOptions = {
 class TokenStream extends SseConnection {
   /**
    * opening: queue number not read yet; waiting: placed by the placement alone;
-   * watched: admitted (or about to be) or pre-queued (no number until the draw), its row
-   * is read each round.
+   * prequeued: no number until the draw, told the shared pre-queue payload;
+   * watched: admitted (or about to be), its row is read each round.
    */
-  phase: 'opening' | 'waiting' | 'watched' = 'opening';
+  phase: 'opening' | 'waiting' | 'prequeued' | 'watched' = 'opening';
   queueNumber = 0;
   /** A waiting token's JSON fields that do not move while it waits, without the `{`. */
   fixed = '';
   lastEventId: string | undefined;
+  /** The estimate last sent: a change of it alone (a pause, a new rate) is news too. */
+  lastEstimate: number | null | undefined;
   lastMessageAt = Number.NEGATIVE_INFINITY;
   constructor(
     response: ServerResponse,
@@ -45,8 +53,23 @@ class TokenStream extends SseConnection {
 }
 
 /** The SSE `id:` of a token view; a reconnect that sends it back skips an unchanged view. */
-export const tokenEventId = (view: TokenView): string =>
-  view.status === 'hold' ? `h${view.position}` : view.status;
+export const tokenEventId = (view: TokenView): string => {
+  if (view.status !== 'hold') return view.status;
+  return view.position === null ? prequeueEventId(view.opensAt ?? null) : `h${view.position}`;
+};
+const prequeueEventId = (opensAt: string | null) =>
+  `q${opensAt === null ? 0 : Date.parse(opensAt)}`;
+
+/**
+ * Whether a new estimate is worth a message by itself: it appears or disappears (a pause
+ * or a resume), or moves by more than a tenth and 5 s (a new rate or cap). The seconds
+ * ticking down while nothing happens are not: the page counts down by itself.
+ */
+export function estimateMoved(sent: number | null | undefined, now: number | null): boolean {
+  if (sent === now) return false;
+  if (sent === null || sent === undefined || now === null) return true;
+  return Math.abs(now - sent) > Math.max(5, 0.1 * sent);
+}
 
 /**
  * Every waiting stream of this process. Each round reads the admitted count once (one
@@ -57,6 +80,10 @@ export const tokenEventId = (view: TokenView): string =>
 export class WaitingRoom {
   private readonly channel: SseChannel<TokenStream>;
   private placement: Placement = { admitted: -1, holes: [] };
+  private prequeue: PrequeueState | undefined;
+  /** The line snapshot of the last broadcast: a new one may change every estimate. */
+  private estimatedFrom: LineSnapshot | undefined;
+  private lastSweep = Number.NEGATIVE_INFINITY;
   private running = false;
   private readonly stopping = new AbortController();
 
@@ -90,7 +117,7 @@ export class WaitingRoom {
     if (caller.status !== 'hold') stream.phase = 'watched';
     const line = await this.deps.line();
     if (!this.channel.connections.has(stream)) return;
-    this.push(stream, caller, line);
+    this.push(stream, caller, lineEstimator(line));
     if (!this.running && !this.stopping.signal.aborted) {
       this.running = true;
       void this.run();
@@ -111,17 +138,23 @@ export class WaitingRoom {
     this.running = false;
   }
 
-  /** One round; true when streams were just admitted and should be read at once. */
+  /** One round; true when streams were just admitted or drawn and should be read at once. */
   private async round(): Promise<boolean> {
+    const sweep = this.now() - this.lastSweep >= this.options.prequeueSweepMs;
+    if (sweep) this.lastSweep = this.now();
     const lookups: TokenStream[] = [];
-    for (const stream of this.channel.connections)
-      if (stream.phase !== 'waiting') lookups.push(stream);
+    for (const stream of this.channel.connections) {
+      const { phase } = stream;
+      if (phase === 'opening' || phase === 'watched' || (sweep && phase === 'prequeued'))
+        lookups.push(stream);
+    }
     const snapshot = await waitingRoomSnapshot(
       this.deps.db,
       lookups.map((stream) => stream.tokenId),
     );
     const now = this.deps.clock();
     const line = await this.deps.line();
+    const estimate = lineEstimator(line);
     const rows = new Map(snapshot.rows.map((row) => [row.token_id, row]));
     for (const stream of lookups) {
       const row = rows.get(stream.tokenId);
@@ -131,23 +164,40 @@ export class WaitingRoom {
         stream.phase = 'waiting';
         stream.queueNumber = row.queue_number;
         stream.fixed = fixedFields(view);
+      } else if (view.status === 'hold') {
+        // Pre-queued: the shared payload below tells it; its row is not read again
+        // until the draw (or the sweep for a revocation).
+        stream.phase = 'prequeued';
+        stream.fixed = fixedFields(view);
       } else {
-        // Admitted, expired, or pre-queued (position null until the draw places it).
         stream.phase = 'watched';
-        this.push(stream, view, line);
+        this.push(stream, view, estimate);
       }
     }
     this.placement = snapshot.placement;
-    return this.broadcast(line);
+    const drawn =
+      this.prequeue !== undefined && this.prequeue.openings !== snapshot.prequeue.openings;
+    this.prequeue = snapshot.prequeue;
+    let again = this.broadcast(line, estimate);
+    if (drawn) {
+      // The draw placed every pre-queued token: read each once for its number.
+      for (const stream of this.channel.connections)
+        if (stream.phase === 'prequeued') stream.phase = 'opening';
+      again = true;
+    } else this.tellPrequeued(snapshot.prequeue.opensAt);
+    return again;
   }
 
   /**
    * Positions for every waiting stream from the one admitted count. A stream that had a
-   * message less than minMessageIntervalMs ago keeps its change for a later round.
+   * message less than minMessageIntervalMs ago keeps its change for a later round; an
+   * estimate is worked out again only when the position or the line's snapshot changed.
    */
-  private broadcast(line: LineSnapshot): boolean {
+  private broadcast(line: LineSnapshot, estimate: (position: number) => number | null): boolean {
     const now = this.now();
     const { admitted, holes } = this.placement;
+    const lineChanged = line !== this.estimatedFrom;
+    this.estimatedFrom = line;
     let admittedNow = false;
     for (const stream of this.channel.connections) {
       if (stream.phase !== 'waiting') continue;
@@ -158,38 +208,57 @@ export class WaitingRoom {
         continue;
       }
       const id = `h${position}`;
-      if (
-        id === stream.lastEventId ||
-        now - stream.lastMessageAt < this.options.minMessageIntervalMs
-      )
-        continue;
-      const estimate = estimateWaitSeconds(position, line);
+      const samePlace = id === stream.lastEventId;
+      if (samePlace && !lineChanged) continue;
+      if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) continue;
+      const wait = estimate(position);
+      if (samePlace && !estimateMoved(stream.lastEstimate, wait)) continue;
       const sent = this.channel.send(
         stream,
-        `id: ${id}\nevent: token\ndata: {"position":${position},"estimatedWaitSeconds":${estimate},${stream.fixed}\n\n`,
+        `id: ${id}\nevent: token\ndata: {"position":${position},"estimatedWaitSeconds":${wait},${stream.fixed}\n\n`,
       );
       if (sent) {
         stream.lastEventId = id;
+        stream.lastEstimate = wait;
         stream.lastMessageAt = now;
       }
     }
     return admittedNow;
   }
 
-  /** Sends a whole view unless the stream already has it; an expired token ends the stream. */
-  private push(stream: TokenStream, view: TokenView, line: LineSnapshot): void {
-    const id = tokenEventId(view);
-    if (view.status === 'hold') {
-      stream.fixed = fixedFields(view);
+  /** Every pre-queued stream hears the same news (the opening moved): built once. */
+  private tellPrequeued(opensAt: string | null): void {
+    const now = this.now();
+    const id = prequeueEventId(opensAt);
+    const shared = `"position":null,"estimatedWaitSeconds":null,"prequeue":true,${opensAt === null ? '' : `"opensAt":"${opensAt}",`}`;
+    for (const stream of this.channel.connections) {
+      if (stream.phase !== 'prequeued' || stream.lastEventId === id) continue;
+      if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) continue;
+      if (
+        this.channel.send(stream, `id: ${id}\nevent: token\ndata: {${shared}${stream.fixed}\n\n`)
+      ) {
+        stream.lastEventId = id;
+        stream.lastEstimate = null;
+        stream.lastMessageAt = now;
+      }
     }
+  }
+
+  /** Sends a whole view unless the stream already has it; an expired token ends the stream. */
+  private push(
+    stream: TokenStream,
+    view: TokenView,
+    estimate: (position: number | null) => number | null,
+  ): void {
+    const id = tokenEventId(view);
+    if (view.status === 'hold') stream.fixed = fixedFields(view);
     if (id === stream.lastEventId) {
       if (view.status === 'expired') this.channel.end(stream);
       return;
     }
     const now = this.now();
     if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) return;
-    const estimatedWaitSeconds =
-      view.status === 'hold' ? estimateWaitSeconds(view.position, line) : 0;
+    const estimatedWaitSeconds = view.status === 'hold' ? estimate(view.position) : 0;
     const data = JSON.stringify({ ...view, estimatedWaitSeconds });
     if (view.status === 'expired') {
       this.channel.end(stream, `id: ${id}\nevent: expired\ndata: ${data}\n\n`);
@@ -197,6 +266,7 @@ export class WaitingRoom {
     }
     if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: ${data}\n\n`)) {
       stream.lastEventId = id;
+      stream.lastEstimate = estimatedWaitSeconds;
       stream.lastMessageAt = now;
     }
   }
@@ -208,7 +278,11 @@ export class WaitingRoom {
   }
 }
 
+/**
+ * A waiting token's JSON fields that do not move while it waits, without the `{`: all
+ * but the position, and for a pre-queued one also the pre-queue fields (shared).
+ */
 function fixedFields(view: TokenView): string {
-  const { position: _position, ...rest } = view;
+  const { position: _position, prequeue: _prequeue, opensAt: _opensAt, ...rest } = view;
   return JSON.stringify(rest).slice(1);
 }

@@ -1,34 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { deterministicId, foldEvents } from '../events/event.js';
-import { paymentKind, paymentStream, type PaymentState } from '../events/payment.js';
-import { decideSeat, payableHold, seatKind, seatStream } from '../deciders/seat.js';
-import { decideWallet, walletKind, walletStream, type WalletState } from '../deciders/wallet.js';
-import { tokenKind, tokenStream } from '../events/token.js';
+import {
+  decidePayment,
+  paymentKind,
+  paymentStream,
+  type PaymentState,
+} from '../deciders/payment.js';
+import { payableHold, seatKind, seatStream } from '../deciders/seat.js';
+import { decideWallet, walletKind, walletStream } from '../deciders/wallet.js';
 import type { EventStore } from '../events/store/port.js';
-import type { Clock } from './clock.js';
 import { DomainError, isDomainError, type ErrorCode } from './errors.js';
 import { isRefusal, refusalError } from './decision.js';
-import { handleCommand, tryCommand, type Handled } from './handle-command.js';
+import { handleCommand, type Handled } from './handle-command.js';
 import {
-  decideExpireTokenAfterPayment,
-  decideFinishPayment,
-  decideStartPayment,
-  type PaymentOutcome,
-  type PaymentStep,
-} from './payment-decisions.js';
+  completeAfterDebit,
+  debitWallet,
+  finishPayment,
+  lockSeat,
+  readPayment,
+  rollBackPayment,
+  type PaymentDeps,
+  type PaymentInProgress,
+} from './payment-steps.js';
 import { writtenBy, type Written } from './written.js';
-import { commandRetries } from '../policies.js';
 
-export type { PaymentOutcome } from './payment-decisions.js';
-
-export interface PaymentDeps {
-  readonly store: EventStore;
-  readonly clock: Clock;
-  /** Test hook: throwing here simulates a crash right after the named step. */
-  readonly afterStep?: (
-    step: 'started' | 'seatLocked' | 'debited' | 'seatPaid' | 'tokenExpired',
-  ) => void | Promise<void>;
-}
+export type { PaymentOutcome } from '../deciders/payment.js';
+export { readPayment, type PaymentDeps } from './payment-steps.js';
 
 export interface PaymentReceipt {
   readonly paymentId: string;
@@ -37,9 +34,6 @@ export interface PaymentReceipt {
   readonly balance: number;
   readonly status: 'paid';
 }
-
-const stepId = (paymentId: string, step: string) =>
-  deterministicId('payment-step', paymentId, step);
 
 function receiptOf(state: PaymentState, reservationId: string): PaymentReceipt {
   if (state.status === 'none') throw new Error('no payment to describe');
@@ -57,25 +51,23 @@ function receiptOf(state: PaymentState, reservationId: string): PaymentReceipt {
   return { paymentId, reservationId, amount, balance: state.balance, status: 'paid' };
 }
 
-export async function readPayment(store: EventStore, paymentId: string): Promise<PaymentState> {
-  return foldEvents(paymentKind, await store.readStream(paymentStream(paymentId)));
+export interface PayInput {
+  readonly userId: string;
+  readonly tokenId: string;
+  readonly reservationId: string;
+  readonly seatId: string;
+  readonly idempotencyKey?: string | undefined;
 }
 
 /**
  * Pay for a held seat: lock the seat (seat stream), debit (wallet stream), mark the seat
- * paid, expire the token, and record the outcome (payment stream). Each step appends
- * with an expected revision and a deterministic event id, so the recovery process can
- * redo any step after a crash without doing it twice.
+ * paid, expire the token, and record the outcome (payment stream). Each step is a named
+ * function of payment-steps.ts, shared with the recovery process, which can redo any
+ * step after a crash without doing it twice.
  */
 export async function pay(
   deps: PaymentDeps,
-  input: {
-    userId: string;
-    tokenId: string;
-    reservationId: string;
-    seatId: string;
-    idempotencyKey?: string | undefined;
-  },
+  input: PayInput,
 ): Promise<{ receipt: PaymentReceipt; written: Written }> {
   const paymentId = input.idempotencyKey
     ? deterministicId('payment', input.userId, input.idempotencyKey)
@@ -85,182 +77,90 @@ export async function pay(
     if (earlier.status !== 'none')
       return { receipt: receiptOf(earlier, input.reservationId), written: writtenBy() };
   }
-  const now = deps.clock().toISOString();
-  const step: PaymentStep = {
+  const payment: PaymentInProgress = {
     paymentId,
     reservationId: input.reservationId,
     userId: input.userId,
-    now,
+    seatId: input.seatId,
+    tokenId: input.tokenId,
+    now: deps.clock().toISOString(),
   };
+  const amount = await checkPayable(deps.store, payment);
+  const started = await startPayment(deps.store, payment, amount);
+  if (started.events.length === 0)
+    return { receipt: receiptOf(started.state, input.reservationId), written: writtenBy() };
+  await deps.afterStep?.('started');
 
-  // Checks first, so a refused payment writes nothing.
-  const seat = foldEvents(seatKind, await deps.store.readStream(seatStream(input.seatId)));
-  const hold = payableHold(seat, input.reservationId, input.userId, now);
+  const locked = await beforeDebit(deps.store, payment, false, () => lockSeat(deps.store, payment));
+  await deps.afterStep?.('seatLocked');
+  const debit = await beforeDebit(deps.store, payment, true, () =>
+    debitWallet(deps.store, payment, amount),
+  );
+  await deps.afterStep?.('debited');
+
+  const completion = await completeAfterDebit(deps, payment);
+  if (completion.status === 'aborted')
+    throw new DomainError(
+      'PAYMENT_ABORTED',
+      'the payment was interrupted; the amount was refunded',
+    );
+  const finished = await finishPayment(deps.store, paymentId, payment.now, {
+    status: 'paid',
+    balance: debit.state.balance,
+  });
+  return {
+    receipt: receiptOf(finished.state, input.reservationId),
+    written: writtenBy(started, locked, debit, ...completion.steps, finished),
+  };
+}
+
+/** Checks first, so a refused payment writes nothing. Returns the price to debit. */
+async function checkPayable(store: EventStore, payment: PaymentInProgress): Promise<number> {
+  const seat = foldEvents(seatKind, await store.readStream(seatStream(payment.seatId)));
+  const hold = payableHold(seat, payment.reservationId, payment.userId, payment.now);
   if ('refused' in hold) throw refusalError(hold);
-  const wallet = foldEvents(walletKind, await deps.store.readStream(walletStream(input.userId)));
-  const debitable = decideWallet({ type: 'Debit', data: { ...step, amount: hold.price } }, wallet);
+  const wallet = foldEvents(walletKind, await store.readStream(walletStream(payment.userId)));
+  const debitable = decideWallet(
+    { type: 'Debit', data: { ...payment, amount: hold.price } },
+    wallet,
+  );
   if (isRefusal(debitable)) throw refusalError(debitable);
+  return hold.price;
+}
 
-  const started = await handleCommand(deps.store, paymentStream(paymentId), paymentKind, (state) =>
-    decideStartPayment(
-      { ...step, seatId: input.seatId, tokenId: input.tokenId, amount: hold.price },
-      state,
-    ),
+/** PaymentStarted at `no_stream`: a concurrent start of the same payment id loses. */
+function startPayment(
+  store: EventStore,
+  payment: PaymentInProgress,
+  amount: number,
+): Promise<Handled<PaymentState>> {
+  return handleCommand(store, paymentStream(payment.paymentId), paymentKind, (state) =>
+    decidePayment({ type: 'StartPayment', data: { ...payment, amount } }, state),
   ).catch((error: unknown) => {
     if (isDomainError(error, 'CONCURRENCY_CONFLICT'))
       throw new DomainError('PAYMENT_IN_PROGRESS', 'this payment is already in progress');
     throw error;
   });
-  if (started.events.length === 0)
-    return { receipt: receiptOf(started.state, input.reservationId), written: writtenBy() };
-  await deps.afterStep?.('started');
-
-  const steps: Handled<unknown>[] = [started];
-  const fail = async (code: ErrorCode, refunded: boolean) => {
-    steps.push(
-      await finishPayment(deps.store, paymentId, now, { status: 'failed', code, refunded }),
-    );
-  };
-
-  try {
-    steps.push(
-      await handleCommand(
-        deps.store,
-        seatStream(input.seatId),
-        seatKind,
-        (state) => decideSeat({ type: 'StartSeatPayment', data: step }, state),
-        { retries: commandRetries.startSeatPayment },
-      ),
-    );
-  } catch (error) {
-    if (isDomainError(error)) await fail(error.code, false);
-    throw error;
-  }
-  await deps.afterStep?.('seatLocked');
-
-  let debit: Handled<WalletState>;
-  try {
-    debit = await handleCommand(
-      deps.store,
-      walletStream(input.userId),
-      walletKind,
-      (state) => decideWallet({ type: 'Debit', data: { ...step, amount: hold.price } }, state),
-      {
-        retries: commandRetries.debit,
-        eventIds: () => stepId(paymentId, 'debit'),
-      },
-    );
-  } catch (error) {
-    if (!isDomainError(error)) throw error;
-    steps.push(
-      await handleCommand(
-        deps.store,
-        seatStream(input.seatId),
-        seatKind,
-        (state) =>
-          decideSeat({ type: 'CancelSeatPayment', data: { ...step, reason: error.code } }, state),
-        { retries: commandRetries.seatPaymentOutcome },
-      ),
-    );
-    await fail(error.code, false);
-    throw error;
-  }
-  steps.push(debit);
-  await deps.afterStep?.('debited');
-
-  steps.push(
-    ...(await completeAfterDebit(deps, { ...step, seatId: input.seatId, tokenId: input.tokenId })),
-  );
-  const finished = await finishPayment(deps.store, paymentId, now, {
-    status: 'paid',
-    balance: debit.state.balance,
-  });
-  steps.push(finished);
-  return { receipt: receiptOf(finished.state, input.reservationId), written: writtenBy(...steps) };
 }
 
 /**
- * After the debit: mark the seat paid and expire the token. If the seat was taken from
- * this payment meanwhile (only recovery does that), refund instead: money never stays
- * taken without its seat.
+ * A step before the debit: no money has moved yet, so a refusal or a conflict that
+ * outlasted its retries ends the payment with its code (giving the seat back once it was
+ * locked). An infrastructure error decides nothing: the payment stays pending.
  */
-export async function completeAfterDebit(
-  deps: PaymentDeps,
-  step: PaymentStep & { seatId: string; tokenId: string },
-): Promise<Handled<unknown>[]> {
-  const steps: Handled<unknown>[] = [];
-  // Only the decided "seat lost" (a refusal) ends the payment here; a conflict that
-  // outlasted the retries or a dropped connection throws and leaves it pending for
-  // recovery to finish.
-  const seatPaid = await tryCommand(
-    deps.store,
-    seatStream(step.seatId),
-    seatKind,
-    (state) => decideSeat({ type: 'CompleteSeatPayment', data: step }, state),
-    {
-      retries: commandRetries.seatPaymentOutcome,
-      eventIds: () => stepId(step.paymentId, 'seat-paid'),
-    },
-  );
-  if (!('refusal' in seatPaid)) steps.push(seatPaid);
-  else {
-    steps.push(await refund(deps.store, step));
-    steps.push(
-      await finishPayment(deps.store, step.paymentId, step.now, {
-        status: 'failed',
-        code: 'PAYMENT_ABORTED',
-        refunded: true,
-      }),
-    );
-    throw new DomainError(
-      'PAYMENT_ABORTED',
-      'the payment was interrupted; the amount was refunded',
-    );
-  }
-  await deps.afterStep?.('seatPaid');
-  steps.push(
-    await handleCommand(
-      deps.store,
-      tokenStream(step.userId),
-      tokenKind,
-      (state) => decideExpireTokenAfterPayment({ tokenId: step.tokenId, now: step.now }, state),
-      {
-        retries: commandRetries.expireTokenAfterPayment,
-        eventIds: () => stepId(step.paymentId, 'token-expired'),
-      },
-    ),
-  );
-  await deps.afterStep?.('tokenExpired');
-  return steps;
-}
-
-export function refund(store: EventStore, step: PaymentStep): Promise<Handled<WalletState>> {
-  return handleCommand(
-    store,
-    walletStream(step.userId),
-    walletKind,
-    (state) => decideWallet({ type: 'Refund', data: step }, state),
-    {
-      retries: commandRetries.refund,
-      eventIds: () => stepId(step.paymentId, 'refund'),
-    },
-  );
-}
-
-/** Only one outcome is ever recorded: the first terminal event wins, a later one is a no-op. */
-export function finishPayment(
+async function beforeDebit<State>(
   store: EventStore,
-  paymentId: string,
-  now: string,
-  outcome: PaymentOutcome,
-): Promise<Handled<PaymentState>> {
-  return handleCommand(
-    store,
-    paymentStream(paymentId),
-    paymentKind,
-    (state) => decideFinishPayment({ paymentId, now, outcome }, state),
-    {
-      retries: commandRetries.finishPayment,
-    },
-  );
+  payment: PaymentInProgress,
+  seatLocked: boolean,
+  step: () => Promise<Handled<State>>,
+): Promise<Handled<State>> {
+  try {
+    return await step();
+  } catch (error) {
+    if (isDomainError(error)) {
+      const code: ErrorCode = error.code;
+      await rollBackPayment(store, payment, { code, seatLocked, debited: false });
+    }
+    throw error;
+  }
 }

@@ -1,12 +1,18 @@
 import { foldEvents } from '../events/event.js';
-import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
-import { walletKind, walletStream } from '../events/wallet.js';
+import type { PaymentOutcome } from '../deciders/payment.js';
+import { seatKind, seatStream } from '../deciders/seat.js';
+import { walletKind, walletStream } from '../deciders/wallet.js';
 import type { Db } from '../projections/database.js';
-import { completeAfterDebit, finishPayment, readPayment, refund, type PaymentDeps } from './pay.js';
-import type { PaymentOutcome } from './payment-decisions.js';
-import { isDomainError } from './errors.js';
-import { handleCommand } from './handle-command.js';
-import { commandRetries, paymentRecoveryBatch } from '../policies.js';
+import {
+  completeAfterDebit,
+  finishPayment,
+  readPayment,
+  recordedOutcome,
+  rollBackPayment,
+  type PaymentDeps,
+  type PaymentInProgress,
+} from './payment-steps.js';
+import { paymentRecoveryBatch } from '../policies.js';
 
 export interface RecoveryDeps extends PaymentDeps {
   readonly db: Db;
@@ -77,51 +83,47 @@ export async function settlePayment(
   const current = await readPayment(deps.store, paymentId);
   if (current.status !== 'pending') return undefined;
   const { reservationId, seatId, userId, tokenId } = current.payment;
-
   const now = deps.clock().toISOString();
-  const step = { paymentId, reservationId, userId, now };
+  const payment: PaymentInProgress = { paymentId, reservationId, userId, seatId, tokenId, now };
   const seat = foldEvents(seatKind, await deps.store.readStream(seatStream(seatId)));
   const wallet = foldEvents(walletKind, await deps.store.readStream(walletStream(userId)));
   const seatIsOurs =
     (seat.status === 'paying' || seat.status === 'paid') && seat.paymentId === paymentId;
   const debited = wallet.debits[paymentId] !== undefined && wallet.refunds[paymentId] === undefined;
 
-  let outcome: PaymentOutcome;
-  if (seatIsOurs && debited) {
-    try {
-      await completeAfterDebit(deps, { ...step, seatId, tokenId });
-      const balance = foldEvents(
-        walletKind,
-        await deps.store.readStream(walletStream(userId)),
-      ).balance;
-      outcome = { status: 'paid', balance };
-    } catch (error) {
-      // PAYMENT_ABORTED is decided: the seat was lost, completeAfterDebit refunded and
-      // recorded it. Anything else (a dropped connection) decided nothing: stay pending.
-      if (!isDomainError(error, 'PAYMENT_ABORTED') && !deps.reintroduceDefect1) throw error;
-      outcome = { status: 'failed', code: 'PAYMENT_ABORTED', refunded: true };
-    }
-  } else {
-    if (seatIsOurs) {
-      await handleCommand(
-        deps.store,
-        seatStream(seatId),
-        seatKind,
-        (state) =>
-          decideSeat(
-            { type: 'CancelSeatPayment', data: { ...step, reason: 'PAYMENT_ABORTED' } },
-            state,
-          ),
-        { retries: commandRetries.seatPaymentOutcome },
-      );
-    }
-    if (debited) await refund(deps.store, step);
-    outcome = { status: 'failed', code: 'PAYMENT_ABORTED', refunded: debited };
+  if (!(seatIsOurs && debited)) {
+    // Backwards: the seat goes back to its hold, any debit is refunded.
+    const { outcome } = await rollBackPayment(deps.store, payment, {
+      code: 'PAYMENT_ABORTED',
+      seatLocked: seatIsOurs,
+      debited,
+    });
+    return outcome;
   }
-  const finished = await finishPayment(deps.store, paymentId, now, outcome);
-  const state = finished.state;
-  if (state.status === 'paid') return { status: 'paid', balance: state.balance };
-  if (state.status === 'failed')
-    return { status: 'failed', code: state.code, refunded: state.refunded };
-  return outcome;
+  return rollForward(deps, payment);
+}
+
+/** Forwards: the seat is ours and the money taken, so finish the booking. */
+async function rollForward(
+  deps: PaymentDeps & Pick<RecoveryDeps, 'reintroduceDefect1'>,
+  payment: PaymentInProgress,
+): Promise<PaymentOutcome> {
+  let outcome: PaymentOutcome;
+  try {
+    const completion = await completeAfterDebit(deps, payment);
+    // Aborted is decided: the seat was lost, completeAfterDebit refunded and recorded it.
+    if (completion.status === 'aborted') return completion.outcome;
+    const wallet = foldEvents(
+      walletKind,
+      await deps.store.readStream(walletStream(payment.userId)),
+    );
+    outcome = { status: 'paid', balance: wallet.balance };
+  } catch (error) {
+    // Anything thrown (a dropped connection, an exhausted retry) decided nothing: the
+    // payment stays pending for the next pass.
+    if (!deps.reintroduceDefect1) throw error;
+    outcome = { status: 'failed', code: 'PAYMENT_ABORTED', refunded: true };
+  }
+  const finished = await finishPayment(deps.store, payment.paymentId, payment.now, outcome);
+  return recordedOutcome(finished.state) ?? outcome;
 }

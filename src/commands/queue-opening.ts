@@ -1,11 +1,10 @@
-import { queueKind, queueStream } from '../events/queue.js';
+import { decideQueue, queueKind, queueStream } from '../deciders/queue.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Db } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import type { Clock } from './clock.js';
 import { handleCommand } from './handle-command.js';
 import { cryptoRandomInt, drawOrder, type RandomInt } from './queue-draw.js';
-import { decideQueue } from './queue-settings.js';
 import { writtenBy, type Written } from './written.js';
 import { commandRetries } from '../policies.js';
 
@@ -42,7 +41,7 @@ export async function openAndDraw(deps: OpeningDeps): Promise<Written> {
     deps.store,
     queueStream,
     queueKind,
-    (state) => decideQueue({ type: 'OpenQueueIfDue', now }, state),
+    (state) => decideQueue({ type: 'OpenQueueIfDue', data: { now } }, state),
     { retries: commandRetries.queue },
   );
   const round = opened.state.pendingDraw;
@@ -67,7 +66,7 @@ export async function openAndDraw(deps: OpeningDeps): Promise<Written> {
     deps.store,
     queueStream,
     queueKind,
-    (state) => decideQueue({ type: 'DrawPrequeue', round, order, now }, state),
+    (state) => decideQueue({ type: 'DrawPrequeue', data: { round, order, now } }, state),
     { retries: commandRetries.queue },
   );
   return writtenBy(opened, drawn);

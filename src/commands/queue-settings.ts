@@ -1,80 +1,12 @@
-import {
-  queueKind,
-  queueStream,
-  type QueueEvent,
-  type QueueSettings,
-  type QueueState,
-} from '../events/queue.js';
+import { decideQueue, queueKind, queueStream, type QueueState } from '../deciders/queue.js';
+import type { QueueSettings } from '../events/queue.js';
 import { foldEvents } from '../events/event.js';
 import { WrongExpectedVersionError, type EventStore } from '../events/store/port.js';
 import type { Clock } from './clock.js';
-import { DomainError } from './errors.js';
+import { isRefusal } from './decision.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
 import { commandRetries } from '../policies.js';
-
-/**
- * Decisions on the stream `queue`. Pure: the time and the drawn order arrive in the
- * command, so a decision is the same on every process and in every test.
- */
-export type QueueCommand =
-  | { type: 'ConfigureQueue'; first: QueueSettings; now: string }
-  | {
-      type: 'ChangeQueueSettings';
-      changes: Partial<QueueSettings>;
-      first: QueueSettings;
-      now: string;
-    }
-  | { type: 'OpenQueueIfDue'; now: string }
-  | { type: 'DrawPrequeue'; round: number; order: readonly string[]; now: string };
-
-const isFuture = (time: string, now: string) => Date.parse(time) > Date.parse(now);
-
-function configured(first: QueueSettings, now: string): QueueEvent {
-  // A first opening already past is no pre-queue at all.
-  const opensAt = first.opensAt && isFuture(first.opensAt, now) ? first.opensAt : null;
-  return { type: 'QueueConfigured', data: { ...first, opensAt, configuredAt: now } };
-}
-
-export function decideQueue(command: QueueCommand, state: QueueState): QueueEvent[] {
-  switch (command.type) {
-    case 'ConfigureQueue':
-      return state.settings ? [] : [configured(command.first, command.now)];
-    case 'ChangeQueueSettings': {
-      const { changes, now } = command;
-      if (Object.keys(changes).length === 0)
-        throw new DomainError('VALIDATION_FAILED', 'name at least one setting to change');
-      if (changes.opensAt && !isFuture(changes.opensAt, now))
-        throw new DomainError('VALIDATION_FAILED', 'opensAt must be in the future (or null)', {
-          errors: [{ field: 'body.opensAt', message: 'must be a future time or null' }],
-        });
-      const events: QueueEvent[] = state.settings ? [] : [configured(command.first, now)];
-      const before = state.settings ?? (events[0]!.data as QueueSettings);
-      events.push({ type: 'QueueSettingsChanged', data: { changes, changedAt: now } });
-      // Clearing the opening of a running pre-queue opens it now.
-      if (changes.opensAt === null && before.opensAt !== null)
-        events.push({ type: 'QueueOpened', data: { round: state.openings + 1, openedAt: now } });
-      return events;
-    }
-    case 'OpenQueueIfDue': {
-      const opensAt = state.settings?.opensAt;
-      if (!opensAt || isFuture(opensAt, command.now)) return [];
-      return [{ type: 'QueueOpened', data: { round: state.openings + 1, openedAt: command.now } }];
-    }
-    case 'DrawPrequeue':
-      if (state.pendingDraw !== command.round) return [];
-      return [
-        {
-          type: 'PrequeueDrawn',
-          data: { round: command.round, order: [...command.order], drawnAt: command.now },
-        },
-      ];
-    default: {
-      const _exhaustive: never = command;
-      return _exhaustive;
-    }
-  }
-}
 
 export interface QueueDeps {
   readonly store: EventStore;
@@ -106,10 +38,13 @@ export const effectiveSettings = (state: QueueState, first: QueueSettings): Queu
 export async function ensureQueueConfigured(deps: QueueDeps): Promise<void> {
   const state = await readQueue(deps.store);
   const events = decideQueue(
-    { type: 'ConfigureQueue', first: deps.firstQueueSettings, now: deps.clock().toISOString() },
+    {
+      type: 'ConfigureQueue',
+      data: { first: deps.firstQueueSettings, now: deps.clock().toISOString() },
+    },
     state,
   );
-  if (events.length === 0) return;
+  if (isRefusal(events) || events.length === 0) return;
   try {
     await deps.store.appendToStream(queueStream, events, { expectedRevision: 'no_stream' });
   } catch (error) {
@@ -130,9 +65,7 @@ export async function changeQueueSettings(
       decideQueue(
         {
           type: 'ChangeQueueSettings',
-          changes,
-          first: deps.firstQueueSettings,
-          now: deps.clock().toISOString(),
+          data: { changes, first: deps.firstQueueSettings, now: deps.clock().toISOString() },
         },
         state,
       ),

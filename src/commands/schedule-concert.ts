@@ -2,16 +2,20 @@ import { createHash, randomUUID } from 'node:crypto';
 import {
   concertKind,
   concertStream,
-  type ConcertEvent,
-  type ConcertState,
-} from '../events/catalog.js';
+  decideConcert,
+  invalidPlan,
+  type ScheduleConcert,
+} from '../deciders/concert.js';
 import { decideSeat, seatKind, seatStream } from '../deciders/seat.js';
 import type { EventStore } from '../events/store/port.js';
 import type { Clock } from './clock.js';
+import { refusalError } from './decision.js';
 import { DomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
 import { commandRetries } from '../policies.js';
+
+export type { ScheduleConcert } from '../deciders/concert.js';
 
 export interface ConcertPlan {
   readonly title: string;
@@ -20,66 +24,6 @@ export interface ConcertPlan {
     readonly reservationStartTime: string;
     readonly seats: readonly { readonly seatNumber: number; readonly price: number }[];
   }[];
-}
-
-export interface ScheduleConcert {
-  readonly concertId: string;
-  readonly title: string;
-  readonly scheduledAt: string;
-  readonly dates: readonly {
-    readonly concertTimeId: string;
-    readonly concertTime: string;
-    readonly reservationStartTime: string;
-    readonly seats: readonly {
-      readonly seatId: string;
-      readonly seatNumber: number;
-      readonly price: number;
-    }[];
-  }[];
-}
-
-export function decideScheduleConcert(
-  command: ScheduleConcert,
-  state: ConcertState,
-): ConcertEvent[] {
-  // Ids come from the command id, so only a retry of this very command finds it scheduled.
-  if (state.status !== 'unscheduled') return [];
-  if (command.dates.length === 0)
-    throw new DomainError('VALIDATION_FAILED', 'a concert needs at least one date');
-  command.dates.forEach((date, index) => {
-    if (Date.parse(date.reservationStartTime) > Date.parse(date.concertTime)) {
-      throw new DomainError(
-        'VALIDATION_FAILED',
-        `dates[${index}]: reservationStartTime must not be after concertTime`,
-      );
-    }
-    if (date.seats.length === 0)
-      throw new DomainError('VALIDATION_FAILED', `dates[${index}]: a date needs at least one seat`);
-    const numbers = new Set(date.seats.map((seat) => seat.seatNumber));
-    if (numbers.size !== date.seats.length) {
-      throw new DomainError(
-        'VALIDATION_FAILED',
-        `dates[${index}]: seat numbers must be unique within a date`,
-      );
-    }
-  });
-  return [
-    {
-      type: 'ConcertScheduled',
-      data: {
-        concertId: command.concertId,
-        title: command.title,
-        scheduledAt: command.scheduledAt,
-        // Seats are their own streams: the event stays small however many there are.
-        dates: command.dates.map((date) => ({
-          concertTimeId: date.concertTimeId,
-          concertTime: date.concertTime,
-          reservationStartTime: date.reservationStartTime,
-          totalSeats: date.seats.length,
-        })),
-      },
-    },
-  ];
 }
 
 /** A UUID (name-based, version 5 layout) derived from a command id and a name. */
@@ -139,7 +83,9 @@ export async function scheduleConcert(
 ): Promise<{ concert: ScheduleConcert; written: Written }> {
   const commandId = options.commandId ?? randomUUID();
   const command = planToCommand(plan, deps.clock().toISOString(), commandId);
-  decideScheduleConcert(command, concertKind.initialState());
+  // Checked before any seat is written, so a refused plan writes nothing.
+  const invalid = invalidPlan(command);
+  if (invalid) throw refusalError(invalid);
   for (let attempt = 1; ; attempt++) {
     try {
       return await writeConcert(deps.store, command, commandId);
@@ -192,7 +138,7 @@ async function writeConcert(
     store,
     stream,
     concertKind,
-    (state) => decideScheduleConcert(command, state),
+    (state) => decideConcert({ type: 'ScheduleConcert', data: command }, state),
     { eventIds: () => derivedId(commandId, 'concert-scheduled') },
   );
   // A retry after the concert was written: wait for that event, found in its stream.

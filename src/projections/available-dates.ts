@@ -1,4 +1,6 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { ConcertScheduled } from '../events/catalog.js';
+import type { Database } from './database.js';
 import { defineProjection, runStatements } from './projection.js';
 
 /** Concerts and their times with a live count of available seats. */
@@ -36,63 +38,15 @@ export const availableDatesProjection = defineProjection({
     let changes = new Map<string, { available: boolean; revision: number }>();
     let created: { seatId: string; concertTimeId: string }[] = [];
     const flush = async () => {
-      if (created.length > 0) {
-        // Revision 0 is the seat's SeatCreated event.
-        await sql`
-          INSERT INTO date_seats (seat_id, concert_time_id, available, revision)
-          SELECT seat_id, concert_time_id, true, 0
-          FROM unnest(${created.map((seat) => seat.seatId)}::text[], ${created.map((seat) => seat.concertTimeId)}::text[])
-               AS v(seat_id, concert_time_id)
-          ON CONFLICT DO NOTHING`.execute(trx);
-        created = [];
-      }
-      if (changes.size === 0) return;
-      const rows = [...changes];
+      await insertSeats(created, trx);
+      created = [];
+      await applyAvailability(changes, trx);
       changes = new Map();
-      // Only a change of availability moves the counter, and only once per seat revision.
-      await sql`
-        WITH v AS (
-          SELECT * FROM unnest(${rows.map(([seatId]) => seatId)}::text[], ${rows.map(([, change]) => change.available)}::boolean[],
-                               ${rows.map(([, change]) => change.revision)}::bigint[]) AS v(seat_id, available, revision)
-        ), changed AS (
-          -- The self-join reads each row as it was before this statement.
-          UPDATE date_seats d SET available = v.available, revision = v.revision
-          FROM v, date_seats before
-          WHERE d.seat_id = v.seat_id AND before.seat_id = d.seat_id AND d.revision < v.revision
-          RETURNING d.concert_time_id, d.available, before.available AS was_available
-        ), delta AS (
-          SELECT concert_time_id, sum(CASE WHEN available THEN 1 ELSE -1 END)::int AS delta
-          FROM changed WHERE available <> was_available GROUP BY concert_time_id
-        )
-        UPDATE concert_times c SET available_seats = c.available_seats + delta.delta
-        FROM delta WHERE c.concert_time_id = delta.concert_time_id`.execute(trx);
     };
     for (const event of events) {
       if (event.type === 'ConcertScheduled') {
         await flush();
-        const { data } = event;
-        await sql`INSERT INTO concerts VALUES (${data.concertId}, ${data.title}, ${data.scheduledAt}) ON CONFLICT DO NOTHING`.execute(
-          trx,
-        );
-        for (const date of data.dates) {
-          // Events written before seats left ConcertScheduled list them inline.
-          if (date.seats) {
-            created = date.seats.map((seat) => ({
-              seatId: seat.seatId,
-              concertTimeId: date.concertTimeId,
-            }));
-            await flush();
-          }
-          // Every seat of the date was created before the concert (seats first), so its
-          // date_seats rows are in: count the available ones.
-          await sql`
-            INSERT INTO concert_times
-            SELECT ${date.concertTimeId}::text, ${data.concertId}::text, ${date.concertTime}::timestamptz,
-                   ${date.reservationStartTime}::timestamptz,
-                   ${date.totalSeats ?? date.seats?.length ?? 0}::int,
-                   (SELECT count(*) FROM date_seats WHERE concert_time_id = ${date.concertTimeId} AND available)::int
-            ON CONFLICT DO NOTHING`.execute(trx);
-        }
+        await insertConcert(event.data, trx);
         continue;
       }
       if (event.type === 'SeatCreated') {
@@ -107,3 +61,67 @@ export const availableDatesProjection = defineProjection({
     await flush();
   },
 });
+
+async function insertSeats(
+  created: readonly { seatId: string; concertTimeId: string }[],
+  trx: Transaction<Database>,
+): Promise<void> {
+  if (created.length === 0) return;
+  // Revision 0 is the seat's SeatCreated event.
+  await sql`
+    INSERT INTO date_seats (seat_id, concert_time_id, available, revision)
+    SELECT seat_id, concert_time_id, true, 0
+    FROM unnest(${created.map((seat) => seat.seatId)}::text[], ${created.map((seat) => seat.concertTimeId)}::text[])
+         AS v(seat_id, concert_time_id)
+    ON CONFLICT DO NOTHING`.execute(trx);
+}
+
+async function applyAvailability(
+  changes: ReadonlyMap<string, { available: boolean; revision: number }>,
+  trx: Transaction<Database>,
+): Promise<void> {
+  if (changes.size === 0) return;
+  const rows = [...changes];
+  // Only a change of availability moves the counter, and only once per seat revision.
+  await sql`
+    WITH v AS (
+      SELECT * FROM unnest(${rows.map(([seatId]) => seatId)}::text[], ${rows.map(([, change]) => change.available)}::boolean[],
+                           ${rows.map(([, change]) => change.revision)}::bigint[]) AS v(seat_id, available, revision)
+    ), changed AS (
+      -- The self-join reads each row as it was before this statement.
+      UPDATE date_seats d SET available = v.available, revision = v.revision
+      FROM v, date_seats before
+      WHERE d.seat_id = v.seat_id AND before.seat_id = d.seat_id AND d.revision < v.revision
+      RETURNING d.concert_time_id, d.available, before.available AS was_available
+    ), delta AS (
+      SELECT concert_time_id, sum(CASE WHEN available THEN 1 ELSE -1 END)::int AS delta
+      FROM changed WHERE available <> was_available GROUP BY concert_time_id
+    )
+    UPDATE concert_times c SET available_seats = c.available_seats + delta.delta
+    FROM delta WHERE c.concert_time_id = delta.concert_time_id`.execute(trx);
+}
+
+async function insertConcert(data: ConcertScheduled['data'], trx: Transaction<Database>) {
+  await sql`INSERT INTO concerts VALUES (${data.concertId}, ${data.title}, ${data.scheduledAt}) ON CONFLICT DO NOTHING`.execute(
+    trx,
+  );
+  for (const date of data.dates) {
+    // Events written before seats left ConcertScheduled list them inline.
+    if (date.seats) {
+      const seats = date.seats.map((seat) => ({
+        seatId: seat.seatId,
+        concertTimeId: date.concertTimeId,
+      }));
+      await insertSeats(seats, trx);
+    }
+    // Every seat of the date was created before the concert (seats first), so its
+    // date_seats rows are in: count the available ones.
+    await sql`
+      INSERT INTO concert_times
+      SELECT ${date.concertTimeId}::text, ${data.concertId}::text, ${date.concertTime}::timestamptz,
+             ${date.reservationStartTime}::timestamptz,
+             ${date.totalSeats ?? date.seats?.length ?? 0}::int,
+             (SELECT count(*) FROM date_seats WHERE concert_time_id = ${date.concertTimeId} AND available)::int
+      ON CONFLICT DO NOTHING`.execute(trx);
+  }
+}

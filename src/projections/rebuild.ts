@@ -1,4 +1,4 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { createPool } from '../infrastructure/pool.js';
 import {
   START,
@@ -7,7 +7,7 @@ import {
   type Position,
   type RecordedEvent,
 } from '../events/store/port.js';
-import { createDb, type Db } from './database.js';
+import { createDb, type Database, type Db } from './database.js';
 import { parseRecorded } from '../events/domain-event.js';
 import { applyParsed, applyRecorded, type Projection } from './projection.js';
 import { swapChannel } from './runner.js';
@@ -146,42 +146,65 @@ export async function rebuildProjection(
     const live: Position = checkpoint
       ? { commit: BigInt(checkpoint.commit_position), prepare: BigInt(checkpoint.prepare_position) }
       : START;
-    // Catch up to the live checkpoint (a few batches at most). Read everything before the
-    // first write: once this transaction writes it holds a transaction id, and a gap-safe
-    // read would then wait for this very transaction to end.
-    const pending: RecordedEvent[] = [];
-    for (let from = replayed.position; comparePositions(from, live) < 0;) {
-      // Bounded by the live checkpoint (committed, so nothing to wait for): an unbounded
-      // read would wait for writers queued behind this transaction's table locks, until
-      // idle_in_transaction_session_timeout killed it.
-      const read = await deps.store.readAll({
-        fromPosition: from,
-        toPosition: live,
-        filter: { eventTypes: projection.handles },
-        maxCount: batchSize,
-      });
-      const events = read.filter((event) => comparePositions(event.position, live) <= 0);
-      pending.push(...events);
-      if (events.length < read.length || read.length < batchSize) break;
-      from = events[events.length - 1]!.position;
-    }
+    const pending = await readCatchUp(deps.store, projection, replayed.position, live);
     await sql.raw(`SET LOCAL search_path TO "${schema}"`).execute(trx);
     await applyRecorded(projection, pending, trx);
     applied += pending.length;
     await sql.raw(`SET LOCAL search_path TO public`).execute(trx);
-    await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(trx);
-    await sql.raw(`CREATE SCHEMA "${retired}"`).execute(trx);
-    for (const table of projection.tables) {
-      await sql.raw(`ALTER TABLE public."${table}" SET SCHEMA "${retired}"`).execute(trx);
-      await sql.raw(`ALTER TABLE "${schema}"."${table}" SET SCHEMA public`).execute(trx);
-    }
-    await sql.raw(`DROP SCHEMA "${schema}" CASCADE`).execute(trx);
-    // Delivered at commit to the projection leader, whichever process it is: its caches
-    // were filled from the tables just retired.
-    await sql`SELECT pg_notify(${swapChannel}, ${projection.name})`.execute(trx);
+    await exchangeTables(trx, projection, schema, retired);
   });
   await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(deps.db);
   return report(applied, 'done');
+}
+
+/**
+ * What the live runner applied after the replay, up to the live checkpoint (a few
+ * batches at most). Read everything before the swap's first write: once its transaction
+ * writes it holds a transaction id, and a gap-safe read would then wait for that very
+ * transaction to end.
+ */
+async function readCatchUp(
+  store: EventStore,
+  projection: Projection,
+  replayedTo: Position,
+  live: Position,
+): Promise<RecordedEvent[]> {
+  const pending: RecordedEvent[] = [];
+  for (let from = replayedTo; comparePositions(from, live) < 0;) {
+    // Bounded by the live checkpoint (committed, so nothing to wait for): an unbounded
+    // read would wait for writers queued behind this transaction's table locks, until
+    // idle_in_transaction_session_timeout killed it.
+    const read = await store.readAll({
+      fromPosition: from,
+      toPosition: live,
+      filter: { eventTypes: projection.handles },
+      maxCount: batchSize,
+    });
+    const events = read.filter((event) => comparePositions(event.position, live) <= 0);
+    pending.push(...events);
+    if (events.length < read.length || read.length < batchSize) break;
+    from = events[events.length - 1]!.position;
+  }
+  return pending;
+}
+
+/** Moves the live tables out to `retired` and the rebuilt ones in, inside the locking transaction. */
+async function exchangeTables(
+  trx: Transaction<Database>,
+  projection: Projection,
+  schema: string,
+  retired: string,
+): Promise<void> {
+  await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(trx);
+  await sql.raw(`CREATE SCHEMA "${retired}"`).execute(trx);
+  for (const table of projection.tables) {
+    await sql.raw(`ALTER TABLE public."${table}" SET SCHEMA "${retired}"`).execute(trx);
+    await sql.raw(`ALTER TABLE "${schema}"."${table}" SET SCHEMA public`).execute(trx);
+  }
+  await sql.raw(`DROP SCHEMA "${schema}" CASCADE`).execute(trx);
+  // Delivered at commit to the projection leader, whichever process it is: its caches
+  // were filled from the tables just retired.
+  await sql`SELECT pg_notify(${swapChannel}, ${projection.name})`.execute(trx);
 }
 
 /** For the PostgreSQL store: how many events of these types the log holds. */

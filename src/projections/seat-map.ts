@@ -1,8 +1,17 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
+import type { Database } from './database.js';
 import { defineProjection, runStatements } from './projection.js';
 
 /** What a seat map shows: never who holds or bought a seat. */
 export type SeatMapStatus = 'empty' | 'held' | 'sold';
+
+interface CreatedSeat {
+  seatId: string;
+  concertTimeId: string;
+  seatNumber: number;
+  price: number;
+  revision: number;
+}
 
 interface Change {
   seatId: string;
@@ -46,13 +55,7 @@ export const seatMapProjection = defineProjection({
       `CREATE INDEX IF NOT EXISTS seat_map_changes_time ON seat_map_changes (concert_time_id, commit_position, prepare_position)`,
     ]),
   apply: async (events, trx) => {
-    const created: {
-      seatId: string;
-      concertTimeId: string;
-      seatNumber: number;
-      price: number;
-      revision: number;
-    }[] = [];
+    const created: CreatedSeat[] = [];
     const changes: Change[] = [];
     for (const event of events) {
       const revision = Number(event.revision);
@@ -76,34 +79,39 @@ export const seatMapProjection = defineProjection({
         }
       }
     }
-    if (created.length > 0) {
-      await sql`
-        INSERT INTO seat_map_seats (seat_id, concert_time_id, seat_number, price, status, revision)
-        SELECT seat_id, concert_time_id, seat_number, price, 'empty', revision
-        FROM unnest(${created.map((seat) => seat.seatId)}::text[], ${created.map((seat) => seat.concertTimeId)}::text[],
-                    ${created.map((seat) => seat.seatNumber)}::int[], ${created.map((seat) => seat.price)}::bigint[],
-                    ${created.map((seat) => seat.revision)}::bigint[])
-             AS v(seat_id, concert_time_id, seat_number, price, revision)
-        ON CONFLICT DO NOTHING`.execute(trx);
-    }
-    if (changes.length === 0) return;
-    await sql`
-      INSERT INTO seat_map_changes (commit_position, prepare_position, concert_time_id, seat_id, status)
-      SELECT * FROM unnest(${changes.map((change) => String(change.commit))}::bigint[],
-                           ${changes.map((change) => String(change.prepare))}::bigint[],
-                           ${changes.map((change) => change.concertTimeId)}::text[],
-                           ${changes.map((change) => change.seatId)}::text[],
-                           ${changes.map((change) => change.status)}::text[])
-      ON CONFLICT DO NOTHING`.execute(trx);
-    // The last change of each seat in the batch is its status now.
-    const latest = new Map(changes.map((change) => [change.seatId, change]));
-    const rows = [...latest.values()];
-    await sql`
-      UPDATE seat_map_seats SET status = v.status, revision = v.revision
-      FROM unnest(${rows.map((row) => row.seatId)}::text[], ${rows.map((row) => row.status)}::text[],
-                  ${rows.map((row) => row.revision)}::bigint[]) AS v(seat_id, status, revision)
-      WHERE seat_map_seats.seat_id = v.seat_id AND seat_map_seats.revision < v.revision`.execute(
-      trx,
-    );
+    await insertSeats(created, trx);
+    await recordChanges(changes, trx);
   },
 });
+
+async function insertSeats(created: readonly CreatedSeat[], trx: Transaction<Database>) {
+  if (created.length === 0) return;
+  await sql`
+    INSERT INTO seat_map_seats (seat_id, concert_time_id, seat_number, price, status, revision)
+    SELECT seat_id, concert_time_id, seat_number, price, 'empty', revision
+    FROM unnest(${created.map((seat) => seat.seatId)}::text[], ${created.map((seat) => seat.concertTimeId)}::text[],
+                ${created.map((seat) => seat.seatNumber)}::int[], ${created.map((seat) => seat.price)}::bigint[],
+                ${created.map((seat) => seat.revision)}::bigint[])
+         AS v(seat_id, concert_time_id, seat_number, price, revision)
+    ON CONFLICT DO NOTHING`.execute(trx);
+}
+
+async function recordChanges(changes: readonly Change[], trx: Transaction<Database>) {
+  if (changes.length === 0) return;
+  await sql`
+    INSERT INTO seat_map_changes (commit_position, prepare_position, concert_time_id, seat_id, status)
+    SELECT * FROM unnest(${changes.map((change) => String(change.commit))}::bigint[],
+                         ${changes.map((change) => String(change.prepare))}::bigint[],
+                         ${changes.map((change) => change.concertTimeId)}::text[],
+                         ${changes.map((change) => change.seatId)}::text[],
+                         ${changes.map((change) => change.status)}::text[])
+    ON CONFLICT DO NOTHING`.execute(trx);
+  // The last change of each seat in the batch is its status now.
+  const latest = new Map(changes.map((change) => [change.seatId, change]));
+  const rows = [...latest.values()];
+  await sql`
+    UPDATE seat_map_seats SET status = v.status, revision = v.revision
+    FROM unnest(${rows.map((row) => row.seatId)}::text[], ${rows.map((row) => row.status)}::text[],
+                ${rows.map((row) => row.revision)}::bigint[]) AS v(seat_id, status, revision)
+    WHERE seat_map_seats.seat_id = v.seat_id AND seat_map_seats.revision < v.revision`.execute(trx);
+}

@@ -28,15 +28,56 @@ export interface LineSnapshot {
  * null while paused (nobody knows when it resumes) or while the position is unknown.
  */
 export function estimateWaitSeconds(position: number | null, line: LineSnapshot): number | null {
+  return lineEstimator(line)(position);
+}
+
+/**
+ * The estimate of every position in one line snapshot: what does not depend on the
+ * position (the sorted pass endings, the cycle) is worked out once, so a waiting room
+ * estimating thousands of positions per snapshot pays O(1) each.
+ */
+export function lineEstimator(line: LineSnapshot): (position: number | null) => number | null {
   const { settings } = line;
-  if (position === null || settings.mode === 'paused') return null;
   const round = line.admissionIntervalSeconds / 2;
-  if (position <= 0) return 0;
-  if (settings.mode === 'passthrough')
-    return Math.max(1, Math.round(line.secondsToOpening + round));
+  if (settings.mode === 'paused') return () => null;
+  if (settings.mode === 'passthrough') {
+    const wait = Math.max(1, Math.round(line.secondsToOpening + round));
+    return (position) => (position === null ? null : position <= 0 ? 0 : wait);
+  }
   const cap = settings.maxActive;
   const active = line.activeRemaining.length;
   const free = Math.max(0, cap - active);
+  const { cycle, latency } = slotCycle(line);
+  // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every cycle.
+  // Free slots now go to those ahead at the next round and turn over a cycle later.
+  const ends = [...line.activeRemaining];
+  while (ends.length < cap) ends.push(round + cycle);
+  ends.sort((a, b) => a - b);
+  // With more passes than the cap (it was lowered), the first excess endings free nothing.
+  const excess = Math.max(0, active - cap);
+  const perMinute = settings.admissionsPerMinute;
+  // The budget left in this minute goes first; then the limit's pace.
+  const budget = perMinute === null ? 0 : Math.max(0, perMinute - line.admittedLastMinute);
+  return (position) => {
+    if (position === null) return null;
+    if (position <= 0) return 0;
+    let capWait = round;
+    if (position > free) {
+      const k = position - free - 1;
+      const first = ends[Math.min(ends.length - 1, excess + (k % cap))]!;
+      capWait = first + Math.floor(k / cap) * cycle + latency;
+    }
+    let rateWait = 0;
+    if (perMinute !== null && position > budget) rateWait = ((position - budget) * 60) / perMinute;
+    return Math.max(1, Math.round(line.secondsToOpening + Math.max(capWait, rateWait)));
+  };
+}
+
+/** How long one slot takes to turn over, and the wait from a slot freeing to its use. */
+function slotCycle(line: LineSnapshot): { cycle: number; latency: number } {
+  const cap = line.settings.maxActive;
+  const active = line.activeRemaining.length;
+  const round = line.admissionIntervalSeconds / 2;
   // Passes that run their full time end in step with the rounds that admitted them, so
   // a freed slot is taken at once and a slot turns over every whole number of rounds;
   // passes that end early (a payment) wait half a round on average for the next one.
@@ -52,26 +93,7 @@ export function estimateWaitSeconds(position: number | null, line: LineSnapshot)
     active >= cap && spanSeconds >= 10 && count >= cap ? (cap * spanSeconds) / count : 0;
   const cycle = Math.min(3 * modelCycle, Math.max(modelCycle, measured));
   const latency = fullPasses ? cycle - line.meanPassSeconds : round;
-  let capWait = round;
-  if (position > free) {
-    // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every cycle.
-    const k = position - free - 1;
-    // Free slots now go to those ahead at the next round and turn over a cycle later.
-    const ends = [...line.activeRemaining];
-    while (ends.length < cap) ends.push(round + cycle);
-    ends.sort((a, b) => a - b);
-    // With more passes than the cap (it was lowered), the first excess endings free nothing.
-    const excess = Math.max(0, active - cap);
-    const first = ends[Math.min(ends.length - 1, excess + (k % cap))]!;
-    capWait = first + Math.floor(k / cap) * cycle + latency;
-  }
-  let rateWait = 0;
-  if (settings.admissionsPerMinute !== null) {
-    // The budget left in this minute goes first; then the limit's pace.
-    const budget = Math.max(0, settings.admissionsPerMinute - line.admittedLastMinute);
-    if (position > budget) rateWait = ((position - budget) * 60) / settings.admissionsPerMinute;
-  }
-  return Math.max(1, Math.round(line.secondsToOpening + Math.max(capWait, rateWait)));
+  return { cycle, latency };
 }
 
 /** Reads the line's snapshot; callers cache it (one read a second serves every poller). */

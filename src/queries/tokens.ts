@@ -140,13 +140,29 @@ export async function admissionRate(db: Db, now: Date, windowSeconds = 300): Pro
   return Number(admitted) / windowSeconds;
 }
 
+/**
+ * Numbers issued and admitted, and how many wait: every number issued is admitted, a hole
+ * (a token that left while waiting: revoked or expired) or still waiting, so the holes
+ * are not counted as waiting (a gauge that counted them would never come back to 0).
+ */
 export async function queueLength(
   db: Db,
 ): Promise<{ waiting: number; issued: number; admitted: number }> {
-  const row = await db.selectFrom('queue_stats').selectAll().where('id', '=', 1).executeTakeFirst();
-  const issued = row?.issued_count ?? 0;
-  const admitted = row?.admitted_count ?? 0;
-  return { waiting: issued - admitted, issued, admitted };
+  const row = await db
+    .selectFrom('queue_stats')
+    .select(['issued_count', 'admitted_count'])
+    .select((eb) =>
+      eb
+        .selectFrom('queue_holes')
+        .select(eb.fn.countAll<string>().as('holes'))
+        .as('holes'),
+    )
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  const issued = Number(row?.issued_count ?? 0);
+  const admitted = Number(row?.admitted_count ?? 0);
+  const holes = Number(row?.holes ?? 0);
+  return { waiting: Math.max(0, issued - admitted - holes), issued, admitted };
 }
 
 export async function activeTokenCount(db: Db, now: Date): Promise<number> {

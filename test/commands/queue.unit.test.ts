@@ -1,5 +1,5 @@
 import { jest } from '@jest/globals';
-import { decideQueue } from '../../src/commands/queue-settings.js';
+import { admissionBudget, decideQueue } from '../../src/deciders/queue.js';
 import {
   cryptoRandomInt,
   drawOrder,
@@ -28,12 +28,15 @@ describe('queue settings decisions', () => {
     queue
       .given([])
       .when((state) =>
-        decideQueue({ type: 'ConfigureQueue', first: { ...first, opensAt: t0 }, now: t0 }, state),
+        decideQueue(
+          { type: 'ConfigureQueue', data: { first: { ...first, opensAt: t0 }, now: t0 } },
+          state,
+        ),
       )
       .then([configured(null)]);
     queue
       .given([configured()])
-      .when((state) => decideQueue({ type: 'ConfigureQueue', first, now: t0 }, state))
+      .when((state) => decideQueue({ type: 'ConfigureQueue', data: { first, now: t0 } }, state))
       .then([]);
   });
 
@@ -42,7 +45,7 @@ describe('queue settings decisions', () => {
       .given([configured()])
       .when((state) =>
         decideQueue(
-          { type: 'ChangeQueueSettings', changes: { opensAt: t0 }, first, now: t0 },
+          { type: 'ChangeQueueSettings', data: { changes: { opensAt: t0 }, first, now: t0 } },
           state,
         ),
       )
@@ -50,7 +53,7 @@ describe('queue settings decisions', () => {
     queue
       .given([configured()])
       .when((state) =>
-        decideQueue({ type: 'ChangeQueueSettings', changes: {}, first, now: t0 }, state),
+        decideQueue({ type: 'ChangeQueueSettings', data: { changes: {}, first, now: t0 } }, state),
       )
       .thenFails('VALIDATION_FAILED');
   });
@@ -60,7 +63,7 @@ describe('queue settings decisions', () => {
       .given([configured(later)])
       .when((state) =>
         decideQueue(
-          { type: 'ChangeQueueSettings', changes: { opensAt: null }, first, now: t0 },
+          { type: 'ChangeQueueSettings', data: { changes: { opensAt: null }, first, now: t0 } },
           state,
         ),
       )
@@ -73,14 +76,17 @@ describe('queue settings decisions', () => {
   it('opens when the time has come (not before), then draws that round exactly once', () => {
     queue
       .given([configured(later)])
-      .when((state) => decideQueue({ type: 'OpenQueueIfDue', now: t0 }, state))
+      .when((state) => decideQueue({ type: 'OpenQueueIfDue', data: { now: t0 } }, state))
       .then([]);
     queue
       .given([configured(later)])
-      .when((state) => decideQueue({ type: 'OpenQueueIfDue', now: later }, state))
+      .when((state) => decideQueue({ type: 'OpenQueueIfDue', data: { now: later } }, state))
       .then([{ type: 'QueueOpened', data: { round: 1, openedAt: later } }]);
     const opened: QueueEvent = { type: 'QueueOpened', data: { round: 1, openedAt: later } };
-    const draw = { type: 'DrawPrequeue' as const, round: 1, order: ['b', 'a'], now: later };
+    const draw = {
+      type: 'DrawPrequeue' as const,
+      data: { round: 1, order: ['b', 'a'], now: later },
+    };
     queue
       .given([configured(later), opened])
       .when((state) => decideQueue(draw, state))
@@ -102,8 +108,72 @@ describe('queue settings decisions', () => {
         configured(later),
         { type: 'QueueSettingsChanged', data: { changes: { opensAt: moved }, changedAt: t0 } },
       ])
-      .when((state) => decideQueue({ type: 'OpenQueueIfDue', now: later }, state))
+      .when((state) => decideQueue({ type: 'OpenQueueIfDue', data: { now: later } }, state))
       .then([]);
+  });
+});
+
+describe('changing settings before the first values are recorded', () => {
+  it('records the first values, then the change', () => {
+    queue
+      .given([])
+      .when((state) =>
+        decideQueue(
+          { type: 'ChangeQueueSettings', data: { changes: { mode: 'paused' }, first, now: t0 } },
+          state,
+        ),
+      )
+      .then([
+        configured(),
+        { type: 'QueueSettingsChanged', data: { changes: { mode: 'paused' }, changedAt: t0 } },
+      ]);
+  });
+
+  it('opens at once when the environment pre-queue is cleared before it was recorded', () => {
+    queue
+      .given([])
+      .when((state) =>
+        decideQueue(
+          {
+            type: 'ChangeQueueSettings',
+            data: { changes: { opensAt: null }, first: { ...first, opensAt: later }, now: t0 },
+          },
+          state,
+        ),
+      )
+      .then([
+        configured(later),
+        { type: 'QueueSettingsChanged', data: { changes: { opensAt: null }, changedAt: t0 } },
+        { type: 'QueueOpened', data: { round: 1, openedAt: t0 } },
+      ]);
+  });
+
+  it('does not draw a round that has not opened', () => {
+    queue
+      .given([configured(later)])
+      .when((state) =>
+        decideQueue({ type: 'DrawPrequeue', data: { round: 1, order: ['a'], now: t0 } }, state),
+      )
+      .then([]);
+  });
+});
+
+describe('the admission budget', () => {
+  const counts = { active: 2, admittedLastMinute: 0 };
+  it('admits into the free slots, within the rate for the last minute', () => {
+    expect(admissionBudget(first, counts)).toBe(3);
+    expect(
+      admissionBudget({ ...first, admissionsPerMinute: 4 }, { active: 0, admittedLastMinute: 3 }),
+    ).toBe(1);
+    expect(admissionBudget(first, { active: 7, admittedLastMinute: 0 })).toBe(0);
+  });
+
+  it('admits none while paused or in a pre-queue, and all in passthrough', () => {
+    expect(admissionBudget({ ...first, mode: 'paused' }, counts)).toBe(0);
+    expect(admissionBudget({ ...first, opensAt: later }, counts)).toBe(0);
+    expect(admissionBudget({ ...first, mode: 'passthrough' }, counts)).toBe(
+      Number.POSITIVE_INFINITY,
+    );
   });
 });
 

@@ -1,10 +1,28 @@
-import { decideAdmitToken, decideExpireToken } from '../../src/commands/admission.js';
-import { decideIssueToken } from '../../src/commands/issue-token.js';
-import { decideExpireTokenAfterPayment } from '../../src/commands/payment-decisions.js';
-import { tokenKind, type TokenEvent } from '../../src/events/token.js';
+import { decideToken, type TokenCommand } from '../../src/deciders/token.js';
+import { tokenKind, type TokenEvent, type TokenState } from '../../src/events/token.js';
 import { deciderSpec } from '../support/decider.js';
 
 const token = deciderSpec(tokenKind);
+const decideIssueToken = (
+  data: Extract<TokenCommand, { type: 'IssueToken' }>['data'],
+  state: TokenState,
+) => decideToken({ type: 'IssueToken', data }, state);
+const decideAdmitToken = (
+  data: Extract<TokenCommand, { type: 'AdmitToken' }>['data'],
+  state: TokenState,
+) => decideToken({ type: 'AdmitToken', data }, state);
+const decideExpireToken = (
+  data: Extract<TokenCommand, { type: 'ExpireToken' }>['data'],
+  state: TokenState,
+) => decideToken({ type: 'ExpireToken', data }, state);
+const decideExpireTokenAfterPayment = (
+  data: Extract<TokenCommand, { type: 'ExpireTokenAfterPayment' }>['data'],
+  state: TokenState,
+) => decideToken({ type: 'ExpireTokenAfterPayment', data }, state);
+const decideRevokeToken = (
+  data: Extract<TokenCommand, { type: 'RevokeToken' }>['data'],
+  state: TokenState,
+) => decideToken({ type: 'RevokeToken', data }, state);
 const t0 = '2030-01-02T00:00:00.000Z';
 const issued = (tokenId = 'tk1', at = t0): TokenEvent => ({
   type: 'TokenIssued',
@@ -151,5 +169,57 @@ describe('admission and expiry', () => {
           },
         },
       ]);
+  });
+});
+
+describe('expiring after a payment, and revoking', () => {
+  const expiredBy = (reason: 'payment' | 'revoked', at: string, note?: string): TokenEvent => ({
+    type: 'TokenExpired',
+    data: { tokenId: 'tk1', userId: 'alice', reason, expiredAt: at, ...(note ? { note } : {}) },
+  });
+
+  it('expires a waiting token after a payment too, but not another or an expired one', () => {
+    token
+      .given([issued()])
+      .when((state) => decideExpireTokenAfterPayment({ tokenId: 'tk1', now: t0 }, state))
+      .then([expiredBy('payment', t0)]);
+    token
+      .given([issued()])
+      .when((state) => decideExpireTokenAfterPayment({ tokenId: 'other', now: t0 }, state))
+      .then([]);
+    token
+      .given([issued(), expiredBy('payment', t0)])
+      .when((state) => decideExpireTokenAfterPayment({ tokenId: 'tk1', now: t0 }, state))
+      .then([]);
+  });
+
+  it('revokes a waiting or admitted token at once, with the note', () => {
+    const at = '2030-01-02T00:02:00.000Z';
+    token
+      .given([issued()])
+      .when((state) => decideRevokeToken({ userId: 'alice', now: at }, state))
+      .then([expiredBy('revoked', at)]);
+    token
+      .given([issued(), admitted])
+      .when((state) => decideRevokeToken({ userId: 'alice', note: 'abuse', now: at }, state))
+      .then([expiredBy('revoked', at, 'abuse')]);
+  });
+
+  it('refuses to revoke when the user has no live token', () => {
+    token
+      .given([])
+      .when((state) => decideRevokeToken({ userId: 'alice', now: t0 }, state))
+      .thenFails('NOT_FOUND');
+    token
+      .given([issued(), expiredBy('payment', t0)])
+      .when((state) => decideRevokeToken({ userId: 'alice', now: t0 }, state))
+      .thenFails('NOT_FOUND');
+    // A pass past its time is no longer live, even before the admission round expires it.
+    token
+      .given([issued(), admitted])
+      .when((state) =>
+        decideRevokeToken({ userId: 'alice', now: '2030-01-02T00:11:00.000Z' }, state),
+      )
+      .thenFails('NOT_FOUND');
   });
 });

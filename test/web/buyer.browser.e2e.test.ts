@@ -6,6 +6,7 @@ import {
   saveScreenshot,
   withScreenshotOnFailure,
 } from '../support/browser.js';
+import { expectAccessible } from '../support/axe.js';
 
 async function scheduleConcert(api: TestApi, title: string, seats: number) {
   const now = Date.now();
@@ -77,16 +78,21 @@ async function otherBuyerTakes(api: TestApi, title: string, [paid, held]: [numbe
 }
 
 /** Joins through the page and waits in the waiting room. */
-async function join(page: Page, api: TestApi, userId: string) {
+async function join(page: Page, api: TestApi, userId: string, check = false) {
   await page.goto(api.baseUrl + '/');
+  await page.getByLabel('User name').waitFor();
+  if (check) await expectAccessible(page, 'the join page');
   await page.getByLabel('User name').fill(userId);
   await page.getByRole('button', { name: 'Join the queue' }).click();
   await page.getByRole('heading', { name: 'Waiting room' }).waitFor();
 }
 
-async function openSeatMap(page: Page, title: string) {
+async function openSeatMap(page: Page, title: string, check = false) {
   await page.getByRole('heading', { name: 'Concerts' }).waitFor();
+  if (check) await expectAccessible(page, 'the concerts page');
   await page.getByRole('button', { name: title }).click();
+  await page.getByRole('button', { name: /seats free/ }).waitFor();
+  if (check) await expectAccessible(page, 'the dates page');
   await page.getByRole('button', { name: /seats free/ }).click();
   await page.getByRole('group', { name: 'Seats' }).waitFor();
 }
@@ -112,22 +118,26 @@ describeInBrowser('buyer pages in a real browser', () => {
     const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
     const page = await context.newPage();
     await withScreenshotOnFailure('buyer-walk', [page], async () => {
-      await join(page, api, 'browser-walker');
+      await join(page, api, 'browser-walker', true);
       await page.locator('#position').getByText('1').waitFor();
+      await expectAccessible(page, 'the waiting room');
       await api.admit();
-      await openSeatMap(page, 'Walk concert');
+      await openSeatMap(page, 'Walk concert', true);
       // Another buyer holds one seat and buys another: the open map shows both live.
       await otherBuyerTakes(api, 'Walk concert', [5, 8]);
       await page.getByRole('button', { name: 'Seat 5, ₩10,000, sold' }).waitFor();
       await page.getByRole('button', { name: 'Seat 8, ₩10,000, held' }).waitFor();
       await saveScreenshot(page, 'seat-map');
+      await expectAccessible(page, 'the seat map');
       await seat(page, 3).click();
       await page.getByRole('heading', { name: 'Seat 3 is held for you' }).waitFor();
+      await expectAccessible(page, 'the hold and wallet page');
       expect(await page.locator('#countdown').textContent()).toMatch(/^\d+:\d\d$/);
 
       // Paying with an empty wallet is refused with a sentence, not raw JSON.
       await page.getByRole('button', { name: /^Pay/ }).click();
       await page.getByRole('alert').getByText('does not hold enough money').waitFor();
+      await expectAccessible(page, 'the wallet page with an error');
 
       // A double click on the top-up charges once (one Idempotency-Key per top-up).
       await page.getByRole('button', { name: 'Top up' }).dblclick();
@@ -137,6 +147,7 @@ describeInBrowser('buyer pages in a real browser', () => {
       await page.getByRole('button', { name: /^Pay/ }).click();
       await page.getByRole('heading', { name: 'Receipt' }).waitFor();
       expect(await page.locator('#paid-amount').textContent()).toBe('₩10,000');
+      await expectAccessible(page, 'the receipt');
     });
     await context.close();
   });

@@ -21,6 +21,90 @@ export interface LiveOptions {
 }
 
 /**
+ * What the subscription hands to the consumer: the records in arrival order, the first
+ * failure, and the wake-ups. The subscription's callbacks push; the generator pulls.
+ */
+class Arrivals {
+  readonly queue: Arrived[] = [];
+  failure: Error | undefined;
+  stopping = false;
+  private wake: (() => void) | undefined;
+  private drainWaiters: (() => void)[] = [];
+
+  readonly notify = () => {
+    const resolve = this.wake;
+    this.wake = undefined;
+    resolve?.();
+  };
+
+  /** Resolves at the next notify. */
+  next(): Promise<void> {
+    return new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  waitForDrain(): Promise<void> {
+    return new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  releaseDrainWaiters(): void {
+    const waiters = this.drainWaiters;
+    this.drainWaiters = [];
+    waiters.forEach((resolve) => resolve());
+  }
+}
+
+function subscribe(
+  client: EsdbClient,
+  options: StreamAllOptions,
+  from: Position | undefined,
+  maxBuffered: number,
+  arrivals: Arrivals,
+) {
+  const { queue } = arrivals;
+  const subscription = client.subscribeToAll({
+    fromPosition: from ?? 'start',
+    filter: eventTypeFilter({
+      regex: '^[^$]',
+      checkpointInterval: 1,
+      // The client awaits this before it passes on later records, but records it passed
+      // on earlier may still sit in the stream's buffer while it is paused: wait until
+      // they reached the queue, so the checkpoint lands behind them, never ahead.
+      checkpointReached: async (buffered, position) => {
+        while (buffered.readableLength > 0 && !arrivals.stopping) await arrivals.waitForDrain();
+        queue.push({ position: positionOf(position) });
+        arrivals.notify();
+      },
+    }),
+  });
+  subscription.on('data', (resolved: AllStreamResolvedEvent) => {
+    const position = resolved.event?.position;
+    if (position && (!from || comparePositions(position, from) > 0)) {
+      const event = toRecordedEvent(resolved);
+      queue.push({
+        ...(event && matches(event, options.filter) ? { event } : {}),
+        position: positionOf(position),
+      });
+    }
+    // Bound memory when the consumer is slower than the server.
+    if (queue.length >= maxBuffered && !subscription.isPaused()) subscription.pause();
+    if (subscription.readableLength === 0) arrivals.releaseDrainWaiters();
+    arrivals.notify();
+  });
+  subscription.on('error', (error: Error) => {
+    arrivals.failure ??= error;
+    arrivals.notify();
+  });
+  const ended = () => {
+    if (!arrivals.stopping)
+      arrivals.failure ??= new Error('the $all subscription ended without an error');
+    arrivals.notify();
+  };
+  subscription.on('end', ended);
+  subscription.on('close', ended);
+  return subscription;
+}
+
+/**
  * streamAll over one `$all` subscription. The server filters only system events out
  * (`^[^$]`): a server-side type or prefix filter sends a checkpoint only every
  * 32 x checkpointInterval filtered-out records, so a quiet filtered consumer would never
@@ -40,71 +124,18 @@ export async function* streamAllLive(
     options.fromPosition && comparePositions(options.fromPosition, START) > 0
       ? options.fromPosition
       : undefined;
-  const queue: Arrived[] = [];
-  let failure: Error | undefined;
-  let stopping = false;
-  let wake: (() => void) | undefined;
-  const notify = () => {
-    const resolve = wake;
-    wake = undefined;
-    resolve?.();
-  };
-  let drainWaiters: (() => void)[] = [];
-  const releaseDrainWaiters = () => {
-    const waiters = drainWaiters;
-    drainWaiters = [];
-    waiters.forEach((resolve) => resolve());
-  };
-
-  const subscription = client.subscribeToAll({
-    fromPosition: from ?? 'start',
-    filter: eventTypeFilter({
-      regex: '^[^$]',
-      checkpointInterval: 1,
-      // The client awaits this before it passes on later records, but records it passed
-      // on earlier may still sit in the stream's buffer while it is paused: wait until
-      // they reached the queue, so the checkpoint lands behind them, never ahead.
-      checkpointReached: async (buffered, position) => {
-        while (buffered.readableLength > 0 && !stopping)
-          await new Promise<void>((resolve) => drainWaiters.push(resolve));
-        queue.push({ position: positionOf(position) });
-        notify();
-      },
-    }),
-  });
-  subscription.on('data', (resolved: AllStreamResolvedEvent) => {
-    const position = resolved.event?.position;
-    if (position && (!from || comparePositions(position, from) > 0)) {
-      const event = toRecordedEvent(resolved);
-      queue.push({
-        ...(event && matches(event, options.filter) ? { event } : {}),
-        position: positionOf(position),
-      });
-    }
-    // Bound memory when the consumer is slower than the server.
-    if (queue.length >= maxBuffered && !subscription.isPaused()) subscription.pause();
-    if (subscription.readableLength === 0) releaseDrainWaiters();
-    notify();
-  });
-  subscription.on('error', (error: Error) => {
-    failure ??= error;
-    notify();
-  });
-  const ended = () => {
-    if (!stopping) failure ??= new Error('the $all subscription ended without an error');
-    notify();
-  };
-  subscription.on('end', ended);
-  subscription.on('close', ended);
-  options.signal?.addEventListener('abort', notify, { once: true });
+  const arrivals = new Arrivals();
+  const { queue } = arrivals;
+  const subscription = subscribe(client, options, from, maxBuffered, arrivals);
+  options.signal?.addEventListener('abort', arrivals.notify, { once: true });
 
   let delivered = from ?? START;
   let reached = delivered;
   try {
     while (!options.signal?.aborted) {
       if (queue.length === 0) {
-        if (failure) throw failure;
-        await new Promise<void>((resolve) => (wake = resolve));
+        if (arrivals.failure) throw arrivals.failure;
+        await arrivals.next();
         continue;
       }
       const events: RecordedEvent[] = [];
@@ -121,9 +152,9 @@ export async function* streamAllLive(
       yield { events, checkpoint: reached };
     }
   } finally {
-    stopping = true;
-    releaseDrainWaiters();
-    options.signal?.removeEventListener('abort', notify);
+    arrivals.stopping = true;
+    arrivals.releaseDrainWaiters();
+    options.signal?.removeEventListener('abort', arrivals.notify);
     await subscription.unsubscribe().catch(() => undefined);
   }
 }
