@@ -67,24 +67,9 @@ export async function tryCommand<State, E extends Event>(
     }
     if (isRefusal(events)) return { state, refusal: events };
     if (events.length === 0) return { state, events, appended: undefined };
-    const expectedRevision: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
     try {
-      const appended = await store.appendToStream(
-        streamName,
-        events.map((event, index) => ({
-          id: options.eventIds?.(event, index),
-          type: event.type,
-          data: event.data,
-          metadata: options.metadata,
-        })),
-        { expectedRevision },
-      );
-      const next = events.reduce((folded, event) => kind.evolve(folded, event), state);
-      // A duplicate (idempotent retry) returns the stored revision: cache only our own fold.
-      if (appended.nextExpectedRevision === revision + BigInt(events.length))
-        cache.set(streamName, kind, next, appended.nextExpectedRevision);
-      else cache.delete(streamName);
-      return { state: next, events, appended };
+      const written = { streamName, kind, state, revision, events };
+      return { ...(await appendDecided(store, cache, written, options)), events };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       cache.delete(streamName);
@@ -106,6 +91,39 @@ export async function tryCommand<State, E extends Event>(
       );
     }
   }
+}
+
+/** Appends the decided events against `revision` and remembers the folded result. */
+async function appendDecided<State, E extends Event>(
+  store: EventStore,
+  cache: StreamStateCache,
+  decided: {
+    streamName: string;
+    kind: StreamKind<State, E>;
+    state: State;
+    revision: bigint;
+    events: readonly E[];
+  },
+  options: HandleOptions,
+): Promise<{ state: State; appended: AppendResult }> {
+  const { streamName, kind, state, revision, events } = decided;
+  const expectedRevision: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
+  const appended = await store.appendToStream(
+    streamName,
+    events.map((event, index) => ({
+      id: options.eventIds?.(event, index),
+      type: event.type,
+      data: event.data,
+      metadata: options.metadata,
+    })),
+    { expectedRevision },
+  );
+  const next = events.reduce((folded, event) => kind.evolve(folded, event), state);
+  // A duplicate (idempotent retry) returns the stored revision: cache only our own fold.
+  if (appended.nextExpectedRevision === revision + BigInt(events.length))
+    cache.set(streamName, kind, next, appended.nextExpectedRevision);
+  else cache.delete(streamName);
+  return { state: next, appended };
 }
 
 /** Reads and folds the whole stream; a stream that exists is remembered for the next command. */
