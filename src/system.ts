@@ -12,6 +12,7 @@ import type { EventStore } from './events/store/port.js';
 import { createDb, type Db } from './projections/database.js';
 import { projections } from './projections/index.js';
 import { ProjectionRunner } from './projections/runner.js';
+import { warmSeatStreams } from './commands/warm-streams.js';
 import { intervals } from './policies.js';
 
 export interface Logger {
@@ -104,6 +105,7 @@ async function startOnDatabase(
   const db = createDb(pool);
   const runner = new ProjectionRunner({ store, db, pool, projections, ...(log ? { log } : {}) });
   await runner.init();
+  const warming = warmSeatStreams(runner, store);
   // The queue's first settings enter the log before any token does, so a pre-queue from
   // the environment starts before the first join.
   await ensureQueueConfigured({ store, clock, firstQueueSettings: firstQueueSettings(config) });
@@ -143,6 +145,7 @@ async function startOnDatabase(
     close: async () => {
       await processes?.stop();
       await runner.stop();
+      warming.unsubscribe();
       await store.close();
       await db.destroy();
       if (embedded) log?.info(`embedded database: ${await embedded.stop()}`);

@@ -9,6 +9,7 @@ import {
 import { isRefusal, refusalError, type Decision, type Refusal } from './decision.js';
 import { DomainError } from './errors.js';
 import { retryJitterCapMs } from '../policies.js';
+import { streamStateCache, type CachedStream, type StreamStateCache } from './stream-cache.js';
 
 export interface HandleOptions {
   /** Re-read and decide again after a conflict, this many times (0: conflicts surface). */
@@ -16,6 +17,12 @@ export interface HandleOptions {
   readonly metadata?: EventMetadata;
   /** Ids for the decided events, by index: a retried step then appends the same ids. */
   readonly eventIds?: (event: Event, index: number) => string | undefined;
+  /**
+   * The stream most likely does not exist yet (a new user's token): when it is not cached,
+   * decide on the empty stream and append with `no_stream` without reading first. If it
+   * does exist, the append fails and the loop reads it, as after a stale cached state.
+   */
+  readonly likelyNew?: boolean;
 }
 
 export interface Handled<State> {
@@ -33,7 +40,9 @@ export interface Refused<State> {
 
 /**
  * The command loop for callers that act on a refusal (the payment process): a decided
- * refusal comes back as a value. Exceptions mean nobody decided: an exhausted conflict
+ * refusal comes back as a value. The last folded state of a stream this process wrote or
+ * read is kept (stream-cache.ts), so a command on a hot stream is one append round trip;
+ * exclusivity still comes from the expected revision alone. Exceptions mean nobody decided: an exhausted conflict
  * retry (CONCURRENCY_CONFLICT) or the infrastructure.
  */
 export async function tryCommand<State, E extends Event>(
@@ -44,44 +53,92 @@ export async function tryCommand<State, E extends Event>(
   options: HandleOptions = {},
 ): Promise<Handled<State> | Refused<State>> {
   const retries = options.retries ?? 0;
-  for (let attempt = 0; ; attempt++) {
-    const recorded = await store.readStream(streamName);
-    const state = foldEvents(kind, recorded);
+  const cache = streamStateCache(store);
+  let cached =
+    cache.get(streamName, kind) ??
+    (options.likelyNew ? { state: kind.initialState(), revision: -1n } : undefined);
+  for (let attempt = 0; ;) {
+    const { state, revision } = cached ?? (await readFolded(store, cache, streamName, kind));
     const events = decide(state);
+    if (cached && (isRefusal(events) || events.length === 0)) {
+      // A cached state may be behind the log: only a fresh read may refuse or do nothing.
+      cached = undefined;
+      continue;
+    }
     if (isRefusal(events)) return { state, refusal: events };
     if (events.length === 0) return { state, events, appended: undefined };
-    const expectedRevision: ExpectedRevision =
-      recorded.length === 0 ? 'no_stream' : recorded[recorded.length - 1]!.revision;
     try {
-      const appended = await store.appendToStream(
-        streamName,
-        events.map((event, index) => ({
-          id: options.eventIds?.(event, index),
-          type: event.type,
-          data: event.data,
-          metadata: options.metadata,
-        })),
-        { expectedRevision },
-      );
-      return {
-        state: events.reduce((folded, event) => kind.evolve(folded, event), state),
-        events,
-        appended,
-      };
+      const written = { streamName, kind, state, revision, events };
+      return { ...(await appendDecided(store, cache, written, options)), events };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
+      cache.delete(streamName);
+      // A stale cached state is no concurrent writer: read and decide again at once.
+      if (cached) {
+        cached = undefined;
+        continue;
+      }
       if (attempt >= retries) {
         throw new DomainError(
           'CONCURRENCY_CONFLICT',
           `${streamName} changed concurrently; try again`,
         );
       }
+      attempt++;
       // Jitter spreads contending writers so that one of them wins each round.
       await new Promise((resolve) =>
-        setTimeout(resolve, Math.random() * Math.min(2 ** attempt, retryJitterCapMs)),
+        setTimeout(resolve, Math.random() * Math.min(2 ** (attempt - 1), retryJitterCapMs)),
       );
     }
   }
+}
+
+/** Appends the decided events against `revision` and remembers the folded result. */
+async function appendDecided<State, E extends Event>(
+  store: EventStore,
+  cache: StreamStateCache,
+  decided: {
+    streamName: string;
+    kind: StreamKind<State, E>;
+    state: State;
+    revision: bigint;
+    events: readonly E[];
+  },
+  options: HandleOptions,
+): Promise<{ state: State; appended: AppendResult }> {
+  const { streamName, kind, state, revision, events } = decided;
+  const expectedRevision: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
+  const appended = await store.appendToStream(
+    streamName,
+    events.map((event, index) => ({
+      id: options.eventIds?.(event, index),
+      type: event.type,
+      data: event.data,
+      metadata: options.metadata,
+    })),
+    { expectedRevision },
+  );
+  const next = events.reduce((folded, event) => kind.evolve(folded, event), state);
+  // A duplicate (idempotent retry) returns the stored revision: cache only our own fold.
+  if (appended.nextExpectedRevision === revision + BigInt(events.length))
+    cache.set(streamName, kind, next, appended.nextExpectedRevision);
+  else cache.delete(streamName);
+  return { state: next, appended };
+}
+
+/** Reads and folds the whole stream; a stream that exists is remembered for the next command. */
+async function readFolded<State, E extends Event>(
+  store: EventStore,
+  cache: StreamStateCache,
+  streamName: string,
+  kind: StreamKind<State, E>,
+): Promise<CachedStream<State>> {
+  const recorded = await store.readStream(streamName);
+  const state = foldEvents(kind, recorded);
+  if (recorded.length === 0) return { state, revision: -1n };
+  const revision = recorded[recorded.length - 1]!.revision;
+  cache.set(streamName, kind, state, revision);
+  return { state, revision };
 }
 
 /**

@@ -18,7 +18,8 @@ export async function issueToken(
     tokenStream(userId),
     tokenKind,
     (state) => decideToken({ type: 'IssueToken', data }, state),
-    { retries: commandRetries.issueToken },
+    // A new user's token stream does not exist yet: append without reading it first.
+    { retries: commandRetries.issueToken, likelyNew: true },
   );
   return {
     token: handled.state.current!,

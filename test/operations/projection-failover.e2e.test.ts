@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import pg from 'pg';
 import { adminKey } from '../support/api.js';
 import { createTestDatabase } from '../support/database.js';
@@ -40,24 +39,9 @@ async function until<T>(what: string, ms: number, probe: () => Promise<T | undef
   throw new Error(`${what}: not within ${ms} ms`);
 }
 
-/**
- * SIGKILL the server itself: `child` is the tsx wrapper, whose node child would survive
- * the wrapper's SIGKILL as an orphan (and keep leading).
- */
+/** SIGKILL the server process itself (spawnServer runs node directly, no wrapper). */
 function killHard(server: ServerProcess): void {
-  const pid = server.child.pid!;
-  let children: number[] = [];
-  try {
-    children = execFileSync('pgrep', ['-P', String(pid)])
-      .toString()
-      .split('\n')
-      .filter(Boolean)
-      .map(Number);
-  } catch {
-    // pgrep exits 1 when there is no child
-  }
-  for (const child of children) process.kill(child, 'SIGKILL');
-  process.kill(pid, 'SIGKILL');
+  server.child.kill('SIGKILL');
 }
 
 let lastStatuses = '';

@@ -26,11 +26,15 @@ export interface ServerProcess {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** `npm start` in its own process (tsx src/server.ts), ready once /healthz answers. */
+/**
+ * `npm start` in its own process, ready once /healthz answers. Node itself runs the server
+ * with tsx as a loader (`node --import tsx`), not the `tsx` wrapper: a SIGKILL sent to the
+ * wrapper left its node child running as an orphan, so a "killed" leader kept leading.
+ */
 export async function spawnServer(env: Record<string, string>): Promise<ServerProcess> {
   const port = await freePort();
   const root = path.resolve(import.meta.dirname, '../..');
-  const child = spawn(path.join(root, 'node_modules/.bin/tsx'), ['src/server.ts'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: root,
     env: {
       ...process.env,

@@ -1,0 +1,74 @@
+import { systemClock } from '../src/commands/clock.js';
+import { scheduleConcert } from '../src/commands/schedule-concert.js';
+import { loadConfig } from '../src/config.js';
+import { startSystem } from '../src/system.js';
+import type { BenchContext } from './scenarios.js';
+import { drive, until, type RunningServer } from './support.js';
+
+export const size = (context: BenchContext, full: number, smoke: number) =>
+  context.smoke ? smoke : full;
+export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/** Correctness checks inside a scenario fail it loudly; timing never does. */
+export function check(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`benchmark check failed: ${message}`);
+}
+
+export async function admittedTokens(
+  server: RunningServer,
+  users: readonly string[],
+  concurrency = 32,
+): Promise<string[]> {
+  const tokens: string[] = new Array<string>(users.length);
+  const issued = await drive(
+    server.baseUrl,
+    { concurrency, total: users.length, keepBodies: true },
+    (i) => ({ method: 'POST', path: '/queue/tokens', body: { userId: users[i] } }),
+  );
+  check(
+    issued.bodies.every((entry) => entry.status === 201),
+    'every user got a new token',
+  );
+  issued.bodies.forEach(
+    (entry, i) => (tokens[i] = (JSON.parse(entry.body) as { token: string }).token),
+  );
+  const last = tokens[tokens.length - 1]!;
+  await until(
+    async () => {
+      const response = await fetch(`${server.baseUrl}/queue/tokens/current`, {
+        headers: { 'x-queue-token': last },
+      });
+      return ((await response.json()) as { status: string }).status === 'pass';
+    },
+    120_000,
+    'admission of the benchmark users',
+  );
+  return tokens;
+}
+
+export async function seedSeats(databaseUrl: string, dates: number, seatsPerDate: number) {
+  const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', DB_POOL_SIZE: '20' });
+  const system = await startSystem({
+    config,
+    clock: systemClock,
+    projections: false,
+    processes: false,
+  });
+  try {
+    const now = Date.now();
+    const { concert } = await scheduleConcert(system, {
+      title: 'Benchmark concert',
+      dates: Array.from({ length: dates }, (_, date) => ({
+        concertTime: new Date(now + (date + 7) * 86_400_000).toISOString(),
+        reservationStartTime: new Date(now - 3_600_000).toISOString(),
+        seats: Array.from({ length: seatsPerDate }, (_, seat) => ({
+          seatNumber: seat + 1,
+          price: 50_000 + (seat % 3) * 30_000,
+        })),
+      })),
+    });
+    return concert;
+  } finally {
+    await system.close();
+  }
+}
