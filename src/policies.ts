@@ -59,6 +59,20 @@ export const commandRetries = {
  */
 export const paymentRecoveryBatch = 200;
 
+/**
+ * Scheduling a concert writes every seat stream and then the concert, each event id derived
+ * from the command id: a whole attempt that failed on an infrastructure error is repeated
+ * (the ids make a repeat finish the concert, never duplicate it). Three attempts ride out a
+ * dropped connection or a restarting server; a longer outage reaches the operator.
+ */
+export const scheduleConcertAttempts = 3;
+
+/**
+ * Seat streams written at once while scheduling: enough to hide round trips for a
+ * 50,000-seat venue, few enough to leave pool connections for buyers.
+ */
+export const scheduleSeatWriteConcurrency = 16;
+
 /** Upper bound of the random pause between command retries, in ms: spreads writers apart. */
 export const retryJitterCapMs = 20;
 

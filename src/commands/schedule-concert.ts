@@ -13,7 +13,11 @@ import { refusalError } from './decision.js';
 import { DomainError } from './errors.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
-import { commandRetries } from '../policies.js';
+import {
+  commandRetries,
+  scheduleConcertAttempts,
+  scheduleSeatWriteConcurrency,
+} from '../policies.js';
 
 export type { ScheduleConcert } from '../deciders/concert.js';
 
@@ -61,9 +65,6 @@ export function planToCommand(
   };
 }
 
-const seatWriteConcurrency = 16;
-const attempts = 3;
-
 export interface ScheduleOptions {
   /** Names everything the command writes; the same id again resumes, never duplicates. */
   readonly commandId?: string;
@@ -90,7 +91,7 @@ export async function scheduleConcert(
     try {
       return await writeConcert(deps.store, command, commandId);
     } catch (error) {
-      if (error instanceof DomainError || attempt >= attempts) throw error;
+      if (error instanceof DomainError || attempt >= scheduleConcertAttempts) throw error;
     }
   }
 }
@@ -114,7 +115,7 @@ async function writeConcert(
   // On a failure the other writers stop taking seats and finish theirs before the error
   // surfaces, so a retry never races a write of the attempt it replaces.
   await Promise.all(
-    Array.from({ length: Math.min(seatWriteConcurrency, seats.length) }, async () => {
+    Array.from({ length: Math.min(scheduleSeatWriteConcurrency, seats.length) }, async () => {
       while (next < seats.length && !failure) {
         const seat = seats[next++]!;
         await handleCommand(
