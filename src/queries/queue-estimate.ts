@@ -107,8 +107,28 @@ export async function readLineSnapshot(
   settings: QueueSettings,
   options: { ttlSeconds: number; admissionIntervalMs: number },
 ): Promise<LineSnapshot> {
-  const minuteAgo = new Date(now.getTime() - 60_000);
-  // Passes that ended early (a payment) in the last few minutes say how long one lasts.
+  const meanPassSeconds = await readMeanPassSeconds(db, now, options.ttlSeconds);
+  const activeRemaining = await readActiveRemaining(db, now, settings, options, meanPassSeconds);
+  const { count } = await db
+    .selectFrom('tokens')
+    .select(sql<number>`count(*)::int`.as('count'))
+    .where('admitted_at', '>', new Date(now.getTime() - 60_000))
+    .executeTakeFirstOrThrow();
+  const opensAt = settings.opensAt ? Date.parse(settings.opensAt) : 0;
+  return {
+    settings,
+    activeRemaining,
+    meanPassSeconds,
+    ttlSeconds: options.ttlSeconds,
+    recent: await readRecentPace(db, now),
+    admittedLastMinute: count,
+    admissionIntervalSeconds: options.admissionIntervalMs / 1000,
+    secondsToOpening: Math.max(0, (opensAt - now.getTime()) / 1000),
+  };
+}
+
+/** Passes that ended early (a payment) in the last few minutes say how long one lasts. */
+async function readMeanPassSeconds(db: Db, now: Date, ttlSeconds: number): Promise<number> {
   const ended = await db
     .selectFrom('tokens')
     .select(
@@ -118,7 +138,17 @@ export async function readLineSnapshot(
     .where('admitted_at', 'is not', null)
     .where('updated_at', '>', new Date(now.getTime() - 300_000))
     .executeTakeFirst();
-  const meanPassSeconds = Math.min(options.ttlSeconds, ended?.mean ?? options.ttlSeconds);
+  return Math.min(ttlSeconds, ended?.mean ?? ttlSeconds);
+}
+
+/** Seconds each live pass has left, soonest first. */
+async function readActiveRemaining(
+  db: Db,
+  now: Date,
+  settings: QueueSettings,
+  options: { admissionIntervalMs: number },
+  meanPassSeconds: number,
+): Promise<number[]> {
   // A pass whose time is up holds its slot until the next admission round records its end:
   // counted as ending now, so a line whose slots turn over stays a full line (its measured
   // pace applies) instead of showing free slots that the next round has not freed yet.
@@ -131,38 +161,28 @@ export async function readLineSnapshot(
     .orderBy('admitted_at')
     .limit(settings.maxActive + 1000)
     .execute();
-  const activeRemaining = active
+  return active
     .map((pass) => {
       const expected = pass.admitted_at!.getTime() + meanPassSeconds * 1000;
       return Math.max(0, Math.min(expected, pass.expires_at!.getTime()) - now.getTime()) / 1000;
     })
     .sort((a, b) => a - b);
-  const { count } = await db
-    .selectFrom('tokens')
-    .select(sql<number>`count(*)::int`.as('count'))
-    .where('admitted_at', '>', minuteAgo)
-    .executeTakeFirstOrThrow();
-  // The pace: admissions after the window's first batch over the time since it (counting
-  // that first batch too would put n batches in n - 1 gaps and overstate the pace).
-  const { rows: paceRows } = await sql<{ count: number; first: Date | null }>`
+}
+
+/**
+ * The pace: admissions after the last 30 s window's first batch over the time since it
+ * (counting that first batch too would put n batches in n - 1 gaps and overstate the pace).
+ */
+async function readRecentPace(db: Db, now: Date): Promise<LineSnapshot['recent']> {
+  const { rows } = await sql<{ count: number; first: Date | null }>`
     WITH w AS (SELECT admitted_at FROM tokens WHERE admitted_at > ${new Date(now.getTime() - 30_000)})
     SELECT count(*) FILTER (WHERE admitted_at > (SELECT min(admitted_at) FROM w))::int AS count,
            min(admitted_at) AS first
     FROM w`.execute(db);
-  const pace = paceRows[0] ?? { count: 0, first: null };
-  const opensAt = settings.opensAt ? Date.parse(settings.opensAt) : 0;
+  const pace = rows[0] ?? { count: 0, first: null };
   return {
-    settings,
-    activeRemaining,
-    meanPassSeconds,
-    ttlSeconds: options.ttlSeconds,
-    recent: {
-      count: pace.count,
-      spanSeconds: pace.first ? (now.getTime() - pace.first.getTime()) / 1000 : 0,
-    },
-    admittedLastMinute: count,
-    admissionIntervalSeconds: options.admissionIntervalMs / 1000,
-    secondsToOpening: Math.max(0, (opensAt - now.getTime()) / 1000),
+    count: pace.count,
+    spanSeconds: pace.first ? (now.getTime() - pace.first.getTime()) / 1000 : 0,
   };
 }
 
