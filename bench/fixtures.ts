@@ -46,8 +46,24 @@ export async function admittedTokens(
   return tokens;
 }
 
-export async function seedSeats(databaseUrl: string, dates: number, seatsPerDate: number) {
-  const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent', DB_POOL_SIZE: '20' });
+/**
+ * Schedules the benchmark concert. `serverEnv` is the environment the scenario's server
+ * will run with: the seeding system is the first to start on the database, so it records
+ * the queue's first settings (a cap of 2,000 given only to the server came too late, and
+ * the contention scenario waited forever behind a cap of 100).
+ */
+export async function seedSeats(
+  databaseUrl: string,
+  dates: number,
+  seatsPerDate: number,
+  serverEnv: Record<string, string>,
+) {
+  const config = loadConfig({
+    ...serverEnv,
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'silent',
+    DB_POOL_SIZE: '20',
+  });
   const system = await startSystem({
     config,
     clock: systemClock,

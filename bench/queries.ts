@@ -74,8 +74,8 @@ export async function queries(context: BenchContext): Promise<ScenarioResult> {
   const seatsPerDate = size(context, 500, 50);
   const total = size(context, 20_000, 200);
   const databaseUrl = await context.createDatabase();
-  const concert = await seedSeats(databaseUrl, 5, seatsPerDate);
   const env = { MAX_ACTIVE_TOKENS: '64', ADMISSION_INTERVAL_MS: '50' };
+  const concert = await seedSeats(databaseUrl, 5, seatsPerDate, env);
   const leader = await startServer(databaseUrl, env);
   const standby = await startServer(databaseUrl, env);
   let bare: Awaited<ReturnType<typeof bareServer>> | undefined;

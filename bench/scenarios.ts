@@ -42,11 +42,9 @@ const hold: Scenario = async (context) => {
   const connections = size(context, 64, 8);
   const appendRate = await appendRateOfThisRun(context);
   const databaseUrl = await context.createDatabase();
-  const concert = await seedSeats(databaseUrl, dates, seatsPerDate);
-  const server = await startServer(databaseUrl, {
-    MAX_ACTIVE_TOKENS: String(connections),
-    ADMISSION_INTERVAL_MS: '50',
-  });
+  const env = { MAX_ACTIVE_TOKENS: String(connections), ADMISSION_INTERVAL_MS: '50' };
+  const concert = await seedSeats(databaseUrl, dates, seatsPerDate, env);
+  const server = await startServer(databaseUrl, env);
   try {
     const tokens = await admittedTokens(
       server,
@@ -120,11 +118,9 @@ const contention: Scenario = async (context) => {
   const seatCount = size(context, 200, 10);
   const requests = size(context, 20_000, 400);
   const databaseUrl = await context.createDatabase();
-  const concert = await seedSeats(databaseUrl, 1, seatCount);
-  const server = await startServer(databaseUrl, {
-    MAX_ACTIVE_TOKENS: String(users),
-    ADMISSION_INTERVAL_MS: '50',
-  });
+  const env = { MAX_ACTIVE_TOKENS: String(users), ADMISSION_INTERVAL_MS: '50' };
+  const concert = await seedSeats(databaseUrl, 1, seatCount, env);
+  const server = await startServer(databaseUrl, env);
   try {
     const tokens = await admittedTokens(
       server,

@@ -108,7 +108,17 @@ async function startOnDatabase(
   const warming = warmSeatStreams(runner, store);
   // The queue's first settings enter the log before any token does, so a pre-queue from
   // the environment starts before the first join.
-  await ensureQueueConfigured({ store, clock, firstQueueSettings: firstQueueSettings(config) });
+  const overridden = await ensureQueueConfigured({
+    store,
+    clock,
+    firstQueueSettings: firstQueueSettings(config),
+  });
+  if (overridden.length > 0)
+    log?.info(
+      `queue settings come from the stream "queue", not the environment: ${overridden.join(', ')}; ` +
+        'the environment gives first values only, change them with PATCH /admin/queue',
+      { overridden },
+    );
 
   let processes: { stop(): Promise<void> } | undefined;
   if (options.projections !== false) runner.start();

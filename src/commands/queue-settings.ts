@@ -34,9 +34,15 @@ export async function readQueue(store: EventStore): Promise<QueueState> {
 export const effectiveSettings = (state: QueueState, first: QueueSettings): QueueSettings =>
   state.settings ?? first;
 
-/** Records the first values once (at start-up), so a pre-queue from the environment has a place in the log. */
-export async function ensureQueueConfigured(deps: QueueDeps): Promise<void> {
+/**
+ * Records the first values once (at start-up), so a pre-queue from the environment has a
+ * place in the log. Returns the environment variables whose values the recorded settings
+ * override (empty on a fresh database): the caller says so, since an operator who sets
+ * MAX_ACTIVE_TOKENS on a database that already has settings sees no effect otherwise.
+ */
+export async function ensureQueueConfigured(deps: QueueDeps): Promise<string[]> {
   const state = await readQueue(deps.store);
+  if (state.settings) return overriddenFirstValues(state.settings, deps.firstQueueSettings);
   const events = decideQueue(
     {
       type: 'ConfigureQueue',
@@ -44,13 +50,29 @@ export async function ensureQueueConfigured(deps: QueueDeps): Promise<void> {
     },
     state,
   );
-  if (isRefusal(events) || events.length === 0) return;
+  if (isRefusal(events) || events.length === 0) return [];
   try {
     await deps.store.appendToStream(queueStream, events, { expectedRevision: 'no_stream' });
   } catch (error) {
     // Another process recorded the first values first: theirs stand.
     if (!(error instanceof WrongExpectedVersionError)) throw error;
   }
+  return [];
+}
+
+/** `NAME=value (recorded: value)` for each first value the recorded settings differ from. */
+export function overriddenFirstValues(recorded: QueueSettings, first: QueueSettings): string[] {
+  const pairs: [string, string | number | null, string | number | null][] = [
+    ['MAX_ACTIVE_TOKENS', first.maxActive, recorded.maxActive],
+    ['QUEUE_ADMISSIONS_PER_MINUTE', first.admissionsPerMinute, recorded.admissionsPerMinute],
+    ['QUEUE_OPENS_AT', first.opensAt, recorded.opensAt],
+  ];
+  return pairs
+    .filter(([, env, stored]) => env !== stored)
+    .map(
+      ([name, env, stored]) =>
+        `${name}=${String(env ?? '(unset)')} (recorded: ${String(stored ?? 'none')})`,
+    );
 }
 
 export async function changeQueueSettings(
