@@ -9,7 +9,17 @@ import pg from 'pg';
 
 /** SQLSTATE classes: 08 connection exception, 57P operator intervention, 53300 too many connections. */
 const transientSqlStates = /^(08|57P|53300|40001|40P01)/;
-const systemCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH']);
+const systemCodes = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  // A query written to a socket the server just closed: Node reports the write, not the loss.
+  'ERR_STREAM_DESTROYED',
+  'ERR_STREAM_WRITE_AFTER_END',
+  'ERR_SOCKET_CLOSED',
+]);
 /** node-postgres reports a lost connection as a plain Error; these messages are its only signal. */
 const pgConnectionMessages = [
   'Connection terminated',

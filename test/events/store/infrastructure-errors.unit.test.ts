@@ -13,6 +13,13 @@ describe('what counts as an infrastructure error (503, never a business outcome)
     expect(isInfrastructureError(terminated)).toBe(true);
   });
 
+  it('recognises a query written to a connection the server already closed', () => {
+    for (const code of ['ERR_STREAM_DESTROYED', 'ERR_STREAM_WRITE_AFTER_END', 'ERR_SOCKET_CLOSED'])
+      expect(isInfrastructureError(Object.assign(new Error('write after end'), { code }))).toBe(
+        true,
+      );
+  });
+
   it('looks through a wrapping error to its cause', () => {
     const wrapped = new Error('rollback failed', {
       cause: new Error('Client has encountered a connection error and is not queryable'),
