@@ -22,6 +22,22 @@ async function timed(total: number, work: (i: number) => Promise<unknown>): Prom
   return total / ((performance.now() - started) / 1000);
 }
 
+/**
+ * Warm-up, then the measured run with the transactions it cost. `append(prefix)(i)`
+ * appends one event to a new stream; the same for our store and Emmett's.
+ */
+async function measureAppends(
+  databaseUrl: string,
+  total: number,
+  smoke: boolean,
+  append: (prefix: string) => (i: number) => Promise<unknown>,
+) {
+  await timed(Math.min(total, 2000), append('warm'));
+  const xacts = await transactionCounter(databaseUrl, smoke);
+  const rate = await timed(total, append('bench'));
+  return { rate, transactions: await xacts.perOperation(total) };
+}
+
 const seatHeld = () => ({
   seatId: randomUUID(),
   userId: 'benchmark-user',
@@ -39,10 +55,7 @@ async function ourAppends(databaseUrl: string, total: number, smoke: boolean) {
       expectedRevision: 'no_stream',
     });
   try {
-    await timed(Math.min(total, 2000), append('warm'));
-    const xacts = await transactionCounter(databaseUrl, smoke);
-    const rate = await timed(total, append('bench'));
-    return { rate, transactions: await xacts.perOperation(total) };
+    return await measureAppends(databaseUrl, total, smoke, append);
   } finally {
     await store.close();
     await pool.end();
@@ -84,10 +97,7 @@ async function emmettAppends(databaseUrl: string, total: number, smoke: boolean)
       expectedStreamVersion: STREAM_DOES_NOT_EXIST,
     });
   try {
-    await timed(Math.min(total, 2000), append('warm'));
-    const xacts = await transactionCounter(databaseUrl, smoke);
-    const rate = await timed(total, append('bench'));
-    return { rate, transactions: await xacts.perOperation(total) };
+    return await measureAppends(databaseUrl, total, smoke, append);
   } finally {
     await store.close();
     await pool.end();

@@ -46,6 +46,16 @@ export async function admittedTokens(
   return tokens;
 }
 
+/** The system in the bench process, writing only: no projections, no background processes. */
+export function startWriteOnlySystem(databaseUrl: string, env: Record<string, string> = {}) {
+  return startSystem({
+    config: loadConfig({ ...env, DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }),
+    clock: systemClock,
+    projections: false,
+    processes: false,
+  });
+}
+
 /**
  * Schedules the benchmark concert. `serverEnv` is the environment the scenario's server
  * will run with: the seeding system is the first to start on the database, so it records
@@ -58,18 +68,7 @@ export async function seedSeats(
   seatsPerDate: number,
   serverEnv: Record<string, string>,
 ) {
-  const config = loadConfig({
-    ...serverEnv,
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: 'silent',
-    DB_POOL_SIZE: '20',
-  });
-  const system = await startSystem({
-    config,
-    clock: systemClock,
-    projections: false,
-    processes: false,
-  });
+  const system = await startWriteOnlySystem(databaseUrl, { ...serverEnv, DB_POOL_SIZE: '20' });
   try {
     const now = Date.now();
     const { concert } = await scheduleConcert(system, {

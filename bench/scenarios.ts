@@ -1,13 +1,10 @@
 import pg from 'pg';
-import { systemClock } from '../src/commands/clock.js';
-import { loadConfig } from '../src/config.js';
 import { projections } from '../src/projections/index.js';
 import { countEventsInPostgres, rebuildProjection } from '../src/projections/rebuild.js';
-import { startSystem } from '../src/system.js';
 import { appendRateOfThisRun, appendScenario } from './append.js';
 import { transactionCounter } from './transactions.js';
 import { eta } from './eta.js';
-import { admittedTokens, check, round, seedSeats, size } from './fixtures.js';
+import { admittedTokens, check, round, seedSeats, size, startWriteOnlySystem } from './fixtures.js';
 import { queries } from './queries.js';
 import { queue } from './queue.js';
 import { drive, percentile, startServer } from './support.js';
@@ -188,13 +185,7 @@ const projection: Scenario = async (context) => {
   const total = size(context, 1_000_000, 4000);
   const quarter = total / 4;
   const databaseUrl = await context.createDatabase();
-  const config = loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' });
-  const system = await startSystem({
-    config,
-    clock: systemClock,
-    projections: false,
-    processes: false,
-  });
+  const system = await startWriteOnlySystem(databaseUrl);
   try {
     // Straight into the log: tokens, charges, seats and holds in one bulk statement each.
     const client = new pg.Client({ connectionString: databaseUrl });

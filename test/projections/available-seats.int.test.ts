@@ -1,14 +1,6 @@
 import { availableSeatsProjection } from '../../src/projections/available-seats.js';
 import { projectionSpec } from '../support/projection-spec.js';
-import {
-  created,
-  held,
-  holdExpired,
-  minute,
-  paid,
-  paymentCancelled,
-  paymentStarted,
-} from '../support/seat-events.js';
+import { held, holdExpired, minute, seatHistory } from '../support/seat-events.js';
 
 let spec: Awaited<ReturnType<typeof projectionSpec>>;
 beforeAll(async () => {
@@ -16,12 +8,7 @@ beforeAll(async () => {
 });
 afterAll(() => spec.drop());
 
-const history = [
-  [created('s1', 1), created('s2', 2), created('s3', 3), created('s4', 4)],
-  [held(1, 's1', 'r1', 1), paymentStarted(2, 's1', 'r1', 2), held(1, 's2', 'r2', 1)],
-  [paid(3, 's1', 'r1', 3), held(1, 's3', 'r3', 1), paymentStarted(2, 's3', 'r3', 2)],
-  [paymentCancelled(3, 's3', 'r3', 3), held(1, 's4', 'r4', 1), holdExpired(2, 's4', 'r4', 6)],
-];
+const history = seatHistory;
 
 const seat = (seatId: string, seatNumber: number, rest: Record<string, unknown>) => ({
   seat_id: seatId,

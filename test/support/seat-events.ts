@@ -133,3 +133,11 @@ export const paid = (revision: number, seatId: string, reservationId: string, at
       paidAt: minute(at_),
     },
   } satisfies DomainEvent);
+
+/** Four seats through every seat event: paid, held, payment cancelled, hold expired. */
+export const seatHistory: Given[][] = [
+  [created('s1', 1), created('s2', 2), created('s3', 3), created('s4', 4)],
+  [held(1, 's1', 'r1', 1), paymentStarted(2, 's1', 'r1', 2), held(1, 's2', 'r2', 1)],
+  [paid(3, 's1', 'r1', 3), held(1, 's3', 'r3', 1), paymentStarted(2, 's3', 'r3', 2)],
+  [paymentCancelled(3, 's3', 'r3', 3), held(1, 's4', 'r4', 1), holdExpired(2, 's4', 'r4', 6)],
+];
