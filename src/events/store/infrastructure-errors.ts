@@ -7,8 +7,12 @@ import pg from 'pg';
  * background processes retry on their next round.
  */
 
-/** SQLSTATE classes: 08 connection exception, 57P operator intervention, 53300 too many connections. */
-const transientSqlStates = /^(08|57P|53300|40001|40P01)/;
+/**
+ * SQLSTATE classes: 08 connection exception, 57P operator intervention, 53300 too many
+ * connections, 40001/40P01 serialization failure and deadlock, 55P03 a lock wait that
+ * ran out (lock_timeout: the holder is busy, the waiter may retry).
+ */
+const transientSqlStates = /^(08|57P|53300|40001|40P01|55P03)/;
 const systemCodes = new Set([
   'ECONNREFUSED',
   'ECONNRESET',

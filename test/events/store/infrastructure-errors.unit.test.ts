@@ -11,6 +11,9 @@ describe('what counts as an infrastructure error (503, never a business outcome)
     const terminated = new pg.DatabaseError('terminating connection', 0, 'error');
     terminated.code = '57P01';
     expect(isInfrastructureError(terminated)).toBe(true);
+    const lockWait = new pg.DatabaseError('canceling statement due to lock timeout', 0, 'error');
+    lockWait.code = '55P03';
+    expect(isInfrastructureError(lockWait)).toBe(true);
   });
 
   it('recognises a query written to a connection the server already closed', () => {
