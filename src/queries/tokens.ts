@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import { coalesce } from '../infrastructure/coalesce.js';
 import type { Db, TokenTable } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import { tokensProjection } from '../projections/tokens.js';
@@ -74,7 +76,7 @@ export function toTokenView(row: TokenRow, placement: Placement, now: Date): Tok
   };
 }
 
-async function fetchToken(db: Db, tokenId: string): Promise<TokenRow | undefined> {
+async function fetchTokens(db: Db, tokenIds: readonly string[]): Promise<TokenRow[]> {
   return db
     .selectFrom('tokens')
     .innerJoin('queue_stats', (join) => join.on('queue_stats.id', '=', 1))
@@ -92,14 +94,40 @@ async function fetchToken(db: Db, tokenId: string): Promise<TokenRow | undefined
       // time it opened while the draw is pending.
       eb.fn.coalesce('queue_draws.opened_at', 'queue_stats.opens_at').as('opens_at'),
     ])
-    .where('tokens.token_id', '=', tokenId)
-    .executeTakeFirst();
+    .where('tokens.token_id', 'in', tokenIds)
+    .execute();
 }
 
+/**
+ * Token rows by id, the lookups that arrive while one is in flight read together in the
+ * next (coalesce.ts): a burst of joins released by one projection batch, or of first
+ * lookups, costs one query, not one each.
+ */
+function batchedTokenFetch(db: Db): (tokenId: string) => Promise<TokenRow | undefined> {
+  return coalesce(async (tokenIds: readonly string[]) => {
+    const rows = await fetchTokens(db, [...new Set(tokenIds)]);
+    const byId = new Map(rows.map((row) => [row.token_id, row]));
+    return tokenIds.map((tokenId) => byId.get(tokenId));
+  });
+}
+
+/** One statement (one transaction): the admitted count and every hole, ascending. */
 export async function loadPlacement(db: Db): Promise<Placement> {
-  const { admitted } = await queueLength(db);
-  const holes = await db.selectFrom('queue_holes').select('number').orderBy('number').execute();
-  return { admitted, holes: holes.map((hole) => Number(hole.number)) };
+  const row = await db
+    .selectFrom('queue_stats')
+    .select('admitted_count')
+    .select((eb) =>
+      eb
+        .selectFrom('queue_holes')
+        .select(sql<string[]>`coalesce(array_agg(number::text ORDER BY number), '{}')`.as('holes'))
+        .as('holes'),
+    )
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  return {
+    admitted: Number(row?.admitted_count ?? 0),
+    holes: (row?.holes ?? []).map(Number),
+  };
 }
 
 /**
@@ -117,14 +145,20 @@ export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
     tokensProjection,
     (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
+  const fetchToken = batchedTokenFetch(deps.db);
+  // Every waiting lookup after an admission misses the placement at once: one read for all.
+  const fetchPlacement = coalesce(async (calls: readonly null[]) => {
+    const placement = await loadPlacement(deps.db);
+    return calls.map(() => placement);
+  });
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(deps.db, tokenId)));
+    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(tokenId)));
     if (!row) return undefined;
     if (row.status !== 'hold' || row.queue_number === null)
       return toTokenView(row, { admitted: 0, holes: [] }, now);
     const placement =
       placements.get('placement') ??
-      (await placements.load('placement', () => loadPlacement(deps.db)));
+      (await placements.load('placement', () => fetchPlacement(null)));
     return toTokenView(row, placement!, now);
   };
 }
