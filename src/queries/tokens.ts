@@ -98,21 +98,33 @@ async function fetchTokens(db: Db, tokenIds: readonly string[]): Promise<TokenRo
     .execute();
 }
 
-/**
- * Token rows by id, the lookups that arrive while one is in flight read together in the
- * next (coalesce.ts): a burst of joins released by one projection batch, or of first
- * lookups, costs one query, not one each.
- */
-function batchedTokenFetch(db: Db): (tokenId: string) => Promise<TokenRow | undefined> {
-  return coalesce(async (tokenIds: readonly string[]) => {
-    const rows = await fetchTokens(db, [...new Set(tokenIds)]);
-    const byId = new Map(rows.map((row) => [row.token_id, row]));
-    return tokenIds.map((tokenId) => byId.get(tokenId));
-  });
+/** One batcher per database, shared by every lookup on it (coalesce.ts). */
+function perDatabase<In, Out>(
+  flush: (db: Db, inputs: readonly In[]) => Promise<readonly Out[]>,
+): (db: Db, input: In) => Promise<Out> {
+  const batchers = new WeakMap<Db, (input: In) => Promise<Out>>();
+  return (db, input) => {
+    let batcher = batchers.get(db);
+    if (!batcher) {
+      batcher = coalesce((inputs: readonly In[]) => flush(db, inputs));
+      batchers.set(db, batcher);
+    }
+    return batcher(input);
+  };
 }
 
-/** One statement (one transaction): the admitted count and every hole, ascending. */
-export async function loadPlacement(db: Db): Promise<Placement> {
+/**
+ * A token row by id. The lookups that arrive while one read is in flight go together in
+ * the next: a burst of joins released by one projection batch, or of first lookups,
+ * costs one query, not one each.
+ */
+const fetchToken = perDatabase(async (db, tokenIds: readonly string[]) => {
+  const rows = await fetchTokens(db, [...new Set(tokenIds)]);
+  const byId = new Map(rows.map((row) => [row.token_id, row]));
+  return tokenIds.map((tokenId): TokenRow | undefined => byId.get(tokenId));
+});
+
+async function readPlacement(db: Db): Promise<Placement> {
   const row = await db
     .selectFrom('queue_stats')
     .select('admitted_count')
@@ -130,6 +142,17 @@ export async function loadPlacement(db: Db): Promise<Placement> {
   };
 }
 
+const placementOf = perDatabase(async (db, calls: readonly null[]) => {
+  const placement = await readPlacement(db);
+  return calls.map(() => placement);
+});
+
+/**
+ * The admitted count and every hole, ascending, in one statement. After an admission
+ * every waiting lookup misses the cached placement at once: one read serves them all.
+ */
+export const loadPlacement = (db: Db): Promise<Placement> => placementOf(db, null);
+
 /**
  * Token lookups for every gated request and every waiting user's poll, cached in the
  * projection leader (LeaderCache): a token's row until one of its events is applied, and
@@ -145,20 +168,14 @@ export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
     tokensProjection,
     (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
-  const fetchToken = batchedTokenFetch(deps.db);
-  // Every waiting lookup after an admission misses the placement at once: one read for all.
-  const fetchPlacement = coalesce(async (calls: readonly null[]) => {
-    const placement = await loadPlacement(deps.db);
-    return calls.map(() => placement);
-  });
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(tokenId)));
+    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(deps.db, tokenId)));
     if (!row) return undefined;
     if (row.status !== 'hold' || row.queue_number === null)
       return toTokenView(row, { admitted: 0, holes: [] }, now);
     const placement =
       placements.get('placement') ??
-      (await placements.load('placement', () => fetchPlacement(null)));
+      (await placements.load('placement', () => loadPlacement(deps.db)));
     return toTokenView(row, placement!, now);
   };
 }
