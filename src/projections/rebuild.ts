@@ -60,9 +60,15 @@ export async function rebuildProjections(
   onProgress: (progress: RebuildProgress) => void = () => undefined,
 ): Promise<RebuildProgress[]> {
   const started = Date.now();
+  // Counted while the replay runs (for progress only): the replay does not wait for them.
   const totals = new Map<string, number | undefined>();
-  for (const projection of projections)
-    totals.set(projection.name, await deps.countEvents?.(projection.handles));
+  const counting = Promise.all(
+    projections.map(async (projection) =>
+      totals.set(projection.name, await deps.countEvents?.(projection.handles)),
+    ),
+  );
+  // Awaited after the replay; a failed count must not go unhandled if the replay fails first.
+  counting.catch(() => undefined);
   const report = (projection: Projection, applied: number, phase: RebuildProgress['phase']) => {
     const progress = {
       projection: projection.name,
@@ -86,6 +92,7 @@ export async function rebuildProjections(
     },
   });
   await finishReplay(deps.databaseUrl, targets);
+  await counting;
   const done: RebuildProgress[] = [];
   for (const projection of projections) {
     const { position, applied } = replayed.targets.get(projection.name)!;
