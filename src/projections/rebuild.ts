@@ -8,7 +8,7 @@ import {
 } from '../events/store/port.js';
 import type { Database, Db } from './database.js';
 import { applyRecorded, type Projection } from './projection.js';
-import { finishReplay, replay } from './replay.js';
+import { replay } from './replay.js';
 import { swapChannel } from './runner.js';
 
 export interface RebuildProgress {
@@ -90,8 +90,8 @@ export async function rebuildProjections(
       for (const projection of projections)
         report(projection, applied.get(projection.name) ?? 0, 'replaying');
     },
+    finish: true,
   });
-  await finishReplay(deps.databaseUrl, targets);
   await counting;
   const done: RebuildProgress[] = [];
   for (const projection of projections) {

@@ -23,6 +23,8 @@ export interface ReplayOptions {
   /** After each batch has committed for every target: events applied per projection so far. */
   readonly onBatch?: (applied: ReadonlyMap<string, number>) => void;
   readonly batchSize?: number;
+  /** Build what the replay deferred (see finishReplayTarget) once every target is at the end. */
+  readonly finish?: boolean;
 }
 
 export interface ReplayResult {
@@ -37,6 +39,9 @@ export interface ReplayResult {
  */
 const replayBatchSize = 20_000;
 
+/** A rebuild on a busy database waits for its connections rather than failing. */
+const connectTimeoutMs = 60_000;
+
 interface Writer {
   readonly target: ReplayTarget;
   readonly handles: ReadonlySet<string>;
@@ -50,8 +55,8 @@ interface Writer {
  * them. The log is read once for all targets, parsed once, and each target applies its
  * events on its own connection, in parallel with the others and with the read of the
  * next batch. Each target's batch and its progress commit together. Fresh tables are
- * UNLOGGED and without their secondary indexes while they fill; `finishReplay` builds
- * the indexes and makes them LOGGED.
+ * UNLOGGED and without their secondary indexes while they fill; `finish` builds the
+ * indexes and makes them LOGGED.
  */
 export async function replay(
   deps: { store: EventStore; databaseUrl: string },
@@ -62,7 +67,7 @@ export async function replay(
   const writers: Writer[] = [];
   try {
     for (const target of targets) {
-      const db = createDb(createPool(deps.databaseUrl, 1, target.schema));
+      const db = createDb(createPool(deps.databaseUrl, 1, target.schema, connectTimeoutMs));
       const handles = new Set<string>(target.projection.handles);
       writers.push({ target, handles, db, position: START, applied: 0 });
       Object.assign(writers[writers.length - 1]!, await prepareReplayTarget(db, target));
@@ -90,6 +95,8 @@ export async function replay(
         options.onBatch?.(new Map(writers.map((w) => [w.target.projection.name, w.applied])));
       if (!batch.more) break;
     }
+    if (options.finish)
+      await Promise.all(writers.map((writer) => finishReplayTarget(writer.db, writer.target)));
     return {
       targets: new Map(
         writers.map((w) => [
@@ -101,23 +108,6 @@ export async function replay(
   } finally {
     await Promise.all(writers.map((writer) => writer.db.destroy()));
   }
-}
-
-/** Builds what a replay deferred (secondary indexes, logging) for each target. */
-export async function finishReplay(
-  databaseUrl: string,
-  targets: readonly ReplayTarget[],
-): Promise<void> {
-  await Promise.all(
-    targets.map(async (target) => {
-      const db = createDb(createPool(databaseUrl, 1, target.schema));
-      try {
-        await finishReplayTarget(db, target);
-      } finally {
-        await db.destroy();
-      }
-    }),
-  );
 }
 
 /** Applies the events after the target's progress that its projection handles. */
