@@ -8,7 +8,8 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { countEventsInPostgres, RebuildJobs } from '../projections/rebuild.js';
+import { countEventsInPostgres } from '../projections/rebuild.js';
+import { RebuildJobs } from '../projections/rebuild-jobs.js';
 import { createTokenLookup } from '../queries/tokens.js';
 import { identitySource } from '../config.js';
 import type { System } from '../system.js';

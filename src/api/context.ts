@@ -6,7 +6,7 @@ import type {
   RawServerDefault,
 } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { RebuildJobs } from '../projections/rebuild.js';
+import type { RebuildJobs } from '../projections/rebuild-jobs.js';
 import type { TokenView } from '../queries/tokens.js';
 import type { System } from '../system.js';
 import type { CountJoin } from './join-rate-limit.js';

@@ -17,7 +17,13 @@ const types = {
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
 };
 
-export function createPool(connectionString: string, max: number, searchPath?: string): pg.Pool {
+export function createPool(
+  connectionString: string,
+  max: number,
+  searchPath?: string,
+  /** Background work (a rebuild) may wait longer for a connection than a request. */
+  connectionTimeoutMillis = 5_000,
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max,
@@ -29,7 +35,7 @@ export function createPool(connectionString: string, max: number, searchPath?: s
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
     // While PostgreSQL is down a request fails fast with 503 instead of queueing forever.
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis,
   });
   // An idle client losing its connection must not crash the process; the pool replaces it,
   // and the next query on it reports the failure where it can be handled.

@@ -1,5 +1,4 @@
 import { sql, type Transaction } from 'kysely';
-import { createPool } from '../infrastructure/pool.js';
 import {
   START,
   comparePositions,
@@ -7,9 +6,9 @@ import {
   type Position,
   type RecordedEvent,
 } from '../events/store/port.js';
-import { createDb, type Database, type Db } from './database.js';
-import { parseRecorded } from '../events/domain-event.js';
-import { applyParsed, applyRecorded, type Projection } from './projection.js';
+import type { Database, Db } from './database.js';
+import { applyRecorded, type Projection } from './projection.js';
+import { replay } from './replay.js';
 import { swapChannel } from './runner.js';
 
 export interface RebuildProgress {
@@ -27,12 +26,9 @@ export interface RebuildDeps {
   readonly databaseUrl: string;
   /** Counts the events a projection will replay (for progress); optional. */
   readonly countEvents?: (eventTypes: readonly string[]) => Promise<number>;
-  /** Start, progress (at most every `progressLogMs`), end and failure of each rebuild. */
+  /** Start, progress (at most every 10 s), end and failure of each rebuild. */
   readonly log?: { info(message: string, fields?: Record<string, unknown>): void };
 }
-
-/** A long replay says how far it got this often, not on every batch. */
-const progressLogMs = 10_000;
 
 const batchSize = 2000;
 
@@ -40,106 +36,81 @@ const batchSize = 2000;
 export const rebuildSchema = (projection: Projection) =>
   `rebuild_${projection.name.replace(/[^a-z0-9]/g, '_')}`;
 
-/**
- * Replays `projections` from the log into `schema`, resuming from the progress stored
- * there, up to `until` (or the log's end at the time of the last read). Each batch and
- * its progress commit together.
- */
-export async function replayIntoSchema(
-  deps: Pick<RebuildDeps, 'store' | 'databaseUrl'>,
-  projections: readonly Projection[],
-  schema: string,
-  options: { until?: Position; onBatch?: (applied: number) => void; batchSize?: number } = {},
-): Promise<{ position: Position; applied: number }> {
-  const size = options.batchSize ?? batchSize;
-  const pool = createPool(deps.databaseUrl, 2, schema);
-  const db = createDb(pool);
-  try {
-    await sql.raw(`CREATE SCHEMA IF NOT EXISTS "${schema}"`).execute(db);
-    await sql
-      .raw(
-        `CREATE TABLE IF NOT EXISTS rebuild_progress (id int PRIMARY KEY, commit_position text NOT NULL, prepare_position text NOT NULL, applied bigint NOT NULL)`,
-      )
-      .execute(db);
-    for (const projection of projections) await projection.init(db);
-    const saved = await sql<{
-      commit_position: string;
-      prepare_position: string;
-      applied: number;
-    }>`SELECT * FROM rebuild_progress WHERE id = 1`.execute(db);
-    let position: Position = saved.rows[0]
-      ? {
-          commit: BigInt(saved.rows[0].commit_position),
-          prepare: BigInt(saved.rows[0].prepare_position),
-        }
-      : START;
-    let applied = saved.rows[0]?.applied ?? 0;
-    const types = [...new Set(projections.flatMap((projection) => projection.handles))];
-    for (;;) {
-      const read = await deps.store.readAll({
-        fromPosition: position,
-        filter: { eventTypes: types },
-        maxCount: size,
-      });
-      const until = options.until;
-      const events = until
-        ? read.filter((event) => comparePositions(event.position, until) <= 0)
-        : read;
-      if (events.length > 0) {
-        const last = events[events.length - 1]!.position;
-        const parsed = events.map(parseRecorded);
-        await db.transaction().execute(async (trx) => {
-          for (const projection of projections) await applyParsed(projection, parsed, trx);
-          await sql`INSERT INTO rebuild_progress VALUES (1, ${String(last.commit)}, ${String(last.prepare)}, ${applied + events.length})
-                    ON CONFLICT (id) DO UPDATE SET commit_position = excluded.commit_position, prepare_position = excluded.prepare_position, applied = excluded.applied`.execute(
-            trx,
-          );
-        });
-        position = last;
-        applied += events.length;
-        options.onBatch?.(applied);
-      }
-      if (read.length < size || events.length < read.length) return { position, applied };
-    }
-  } finally {
-    await db.destroy();
-  }
-}
-
-/**
- * Rebuilds one projection beside the live one and swaps it in, while the API keeps
- * serving: replay into a side schema up to the head, then in one transaction lock the
- * live tables (queries and the runner wait a moment, never see a half-built model),
- * apply what the live runner applied meanwhile, and exchange the tables. The live
- * checkpoint stays valid: the new tables are at exactly that position.
- */
+/** Rebuilds one projection beside the live one and swaps it in (see rebuildProjections). */
 export async function rebuildProjection(
   deps: RebuildDeps,
   projection: Projection,
   onProgress: (progress: RebuildProgress) => void = () => undefined,
 ): Promise<RebuildProgress> {
-  const schema = rebuildSchema(projection);
+  const [done] = await rebuildProjections(deps, [projection], onProgress);
+  return done!;
+}
+
+/**
+ * Rebuilds projections beside the live ones and swaps each in, while the API keeps
+ * serving: one replay reads the log once for all of them into their side schemas up to
+ * the head, then, per projection, one transaction locks the live tables (queries and
+ * the runner wait a moment, never see a half-built model), applies what the live runner
+ * applied meanwhile, and exchanges the tables. The live checkpoint stays valid: the new
+ * tables are at exactly that position.
+ */
+export async function rebuildProjections(
+  deps: RebuildDeps,
+  projections: readonly Projection[],
+  onProgress: (progress: RebuildProgress) => void = () => undefined,
+): Promise<RebuildProgress[]> {
   const started = Date.now();
-  const total = deps.countEvents ? await deps.countEvents(projection.handles) : undefined;
-  const report = (applied: number, phase: RebuildProgress['phase']): RebuildProgress => {
+  // Counted while the replay runs (for progress only): the replay does not wait for them.
+  const totals = new Map<string, number | undefined>();
+  const counting = Promise.all(
+    projections.map(async (projection) =>
+      totals.set(projection.name, await deps.countEvents?.(projection.handles)),
+    ),
+  );
+  // Awaited after the replay; a failed count must not go unhandled if the replay fails first.
+  counting.catch(() => undefined);
+  const report = (projection: Projection, applied: number, phase: RebuildProgress['phase']) => {
     const progress = {
       projection: projection.name,
       applied,
-      total,
+      total: totals.get(projection.name),
       eventsPerSecond: Math.round(applied / Math.max((Date.now() - started) / 1000, 0.001)),
       phase,
     };
     onProgress(progress);
     return progress;
   };
+  const targets = projections.map((projection) => ({
+    projection,
+    schema: rebuildSchema(projection),
+  }));
   // Most of the work, outside any lock.
-  const replayed = await replayIntoSchema(deps, [projection], schema, {
-    onBatch: (applied) => report(applied, 'replaying'),
+  const replayed = await replay(deps, targets, {
+    onBatch: (applied) => {
+      for (const projection of projections)
+        report(projection, applied.get(projection.name) ?? 0, 'replaying');
+    },
+    finish: true,
   });
-  report(replayed.applied, 'swapping');
+  await counting;
+  const done: RebuildProgress[] = [];
+  for (const projection of projections) {
+    const { position, applied } = replayed.targets.get(projection.name)!;
+    report(projection, applied, 'swapping');
+    const caughtUp = await swapIn(deps, projection, position);
+    done.push(report(projection, applied + caughtUp, 'done'));
+  }
+  return done;
+}
 
+/**
+ * In one transaction: lock the live tables, apply to the rebuilt ones what the live
+ * runner applied after `replayedTo`, exchange the tables. Returns the events caught up.
+ */
+async function swapIn(deps: RebuildDeps, projection: Projection, replayedTo: Position) {
+  const schema = rebuildSchema(projection);
   const retired = `${schema}_old`;
-  let applied = replayed.applied;
+  let caughtUp = 0;
   await deps.db.transaction().execute(async (trx) => {
     for (const table of projection.tables)
       await sql.raw(`LOCK TABLE public."${table}" IN ACCESS EXCLUSIVE MODE`).execute(trx);
@@ -151,15 +122,15 @@ export async function rebuildProjection(
     const live: Position = checkpoint
       ? { commit: BigInt(checkpoint.commit_position), prepare: BigInt(checkpoint.prepare_position) }
       : START;
-    const pending = await readCatchUp(deps.store, projection, replayed.position, live);
+    const pending = await readCatchUp(deps.store, projection, replayedTo, live);
     await sql.raw(`SET LOCAL search_path TO "${schema}"`).execute(trx);
     await applyRecorded(projection, pending, trx);
-    applied += pending.length;
+    caughtUp = pending.length;
     await sql.raw(`SET LOCAL search_path TO public`).execute(trx);
     await exchangeTables(trx, projection, schema, retired);
   });
   await sql.raw(`DROP SCHEMA IF EXISTS "${retired}" CASCADE`).execute(deps.db);
-  return report(applied, 'done');
+  return caughtUp;
 }
 
 /**
@@ -222,70 +193,4 @@ export function countEventsInPostgres(db: Db) {
     );
     return rows[0]?.count ?? 0;
   };
-}
-
-/** Rebuilds started through the admin API, with their progress for GET /admin/projections. */
-export class RebuildJobs {
-  private readonly jobs = new Map<string, RebuildProgress & { error?: string }>();
-  private readonly running = new Set<Promise<unknown>>();
-
-  constructor(private readonly deps: RebuildDeps) {}
-
-  /** False when a rebuild of this projection is already running here. */
-  start(projection: Projection): boolean {
-    const current = this.jobs.get(projection.name);
-    if (current && current.phase !== 'done' && current.error === undefined) return false;
-    this.jobs.set(projection.name, {
-      projection: projection.name,
-      applied: 0,
-      total: undefined,
-      eventsPerSecond: 0,
-      phase: 'replaying',
-    });
-    const log = this.deps.log;
-    const startedAt = Date.now();
-    let loggedAt = startedAt;
-    let loggedPhase: RebuildProgress['phase'] = 'replaying';
-    log?.info(`rebuild of ${projection.name}: started`, { projection: projection.name });
-    const job = rebuildProjection(this.deps, projection, (progress) => {
-      this.jobs.set(projection.name, progress);
-      const { applied, total, eventsPerSecond, phase } = progress;
-      const fields = { projection: projection.name, phase, applied, total, eventsPerSecond };
-      if (phase === 'done') {
-        const seconds = (Date.now() - startedAt) / 1000;
-        log?.info(`rebuild of ${projection.name}: done, ${applied} events in ${seconds} s`, {
-          ...fields,
-          seconds,
-        });
-      } else if (phase !== loggedPhase || Date.now() - loggedAt >= progressLogMs) {
-        loggedAt = Date.now();
-        loggedPhase = phase;
-        log?.info(
-          `rebuild of ${projection.name}: ${phase}, ${applied}${total === undefined ? '' : ` of ${total}`} events`,
-          fields,
-        );
-      }
-    }).catch((error: unknown) => {
-      const last = this.jobs.get(projection.name)!;
-      const message = error instanceof Error ? error.message : String(error);
-      this.jobs.set(projection.name, { ...last, error: message });
-      log?.info(`rebuild of ${projection.name}: failed: ${message}`, {
-        projection: projection.name,
-        applied: last.applied,
-        error: message,
-      });
-    });
-    this.running.add(job);
-    void job.finally(() => this.running.delete(job));
-    return true;
-  }
-
-  progress(name: string) {
-    return this.jobs.get(name);
-  }
-
-  /** Waits for running rebuilds (shutdown, tests). */
-  async settle(): Promise<void> {
-    await Promise.all([...this.running]);
-  }
 }

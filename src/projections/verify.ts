@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import type { EventStore, Position } from '../events/store/port.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
-import { replayIntoSchema } from './rebuild.js';
+import { replayIntoSchema } from './replay.js';
 
 export interface TableDifference {
   readonly table: string;

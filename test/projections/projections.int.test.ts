@@ -7,11 +7,8 @@ import { admitWaitingTokens } from '../../src/commands/admission.js';
 import { expireHolds } from '../../src/commands/hold-expiry.js';
 import { pay } from '../../src/commands/pay.js';
 import { projections } from '../../src/projections/index.js';
-import {
-  rebuildProjection,
-  rebuildSchema,
-  replayIntoSchema,
-} from '../../src/projections/rebuild.js';
+import { rebuildProjection, rebuildSchema } from '../../src/projections/rebuild.js';
+import { replay } from '../../src/projections/replay.js';
 import { applyRecorded } from '../../src/projections/projection.js';
 import { verifyReadModels } from '../../src/projections/verify.js';
 import { startSystem, type System } from '../../src/system.js';
@@ -166,7 +163,7 @@ describe('rebuild', () => {
     expect(total).toBeGreaterThan(3);
     // Interrupted after its first batch of three events.
     await expect(
-      replayIntoSchema(live, [wallets], rebuildSchema(wallets), {
+      replay(live, [{ projection: wallets, schema: rebuildSchema(wallets) }], {
         batchSize: 3,
         onBatch: () => {
           throw new Error('interrupted');
