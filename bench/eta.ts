@@ -17,6 +17,20 @@ interface Current {
   estimatedWaitSeconds: number | null;
   createdAt: string;
   updatedAt: string;
+  expiresAt?: string;
+}
+
+const ttlSeconds = 3;
+
+/**
+ * When the token was admitted: its pass's expiry less the TTL. Not `updatedAt`: once the
+ * pass has expired that is its expiry, and a waiter first polled after its pass ran out
+ * (the steady line's joiners are polled only once every join is in) would count 3 s late.
+ */
+function admittedAt(seen: Current): number {
+  return seen.expiresAt
+    ? Date.parse(seen.expiresAt) - ttlSeconds * 1000
+    : Date.parse(seen.updatedAt);
 }
 
 async function current(server: RunningServer, token: string): Promise<Current> {
@@ -40,11 +54,11 @@ async function join(server: RunningServer, userId: string): Promise<Waiter> {
     estimate: seen.estimatedWaitSeconds,
     position: seen.position,
     joinedAt: Date.parse(seen.createdAt),
-    ...(seen.status === 'pass' ? { admittedAt: Date.parse(seen.updatedAt) } : {}),
+    ...(seen.status === 'pass' ? { admittedAt: admittedAt(seen) } : {}),
   };
 }
 
-/** Polls every waiter until admitted; the admission time is the server's (updatedAt). */
+/** Polls every waiter until admitted; the admission time is the server's. */
 async function awaitAdmissions(server: RunningServer, waiters: Waiter[], timeoutMs: number) {
   const deadline = Date.now() + timeoutMs;
   while (waiters.some((waiter) => waiter.admittedAt === undefined)) {
@@ -54,7 +68,7 @@ async function awaitAdmissions(server: RunningServer, waiters: Waiter[], timeout
         .filter((waiter) => waiter.admittedAt === undefined)
         .map(async (waiter) => {
           const seen = await current(server, waiter.token);
-          if (seen.status !== 'hold') waiter.admittedAt = Date.parse(seen.updatedAt);
+          if (seen.status !== 'hold') waiter.admittedAt = admittedAt(seen);
         }),
     );
     await new Promise((resolve) => setTimeout(resolve, 300));
@@ -109,7 +123,11 @@ function describe(name: string, waiters: readonly Waiter[]) {
   };
 }
 
-const lineEnv = { MAX_ACTIVE_TOKENS: '5', TOKEN_TTL_SECONDS: '3', ADMISSION_INTERVAL_MS: '1000' };
+const lineEnv = {
+  MAX_ACTIVE_TOKENS: '5',
+  TOKEN_TTL_SECONDS: String(ttlSeconds),
+  ADMISSION_INTERVAL_MS: '1000',
+};
 
 /**
  * Honest estimates (issue 15): 5 slots, a 3 s pass. A fresh line (everyone joins at
