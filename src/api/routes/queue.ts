@@ -122,6 +122,13 @@ function waitEstimator(system: System) {
         batch.events.some((event) => queueEventTypes.includes(event.type as never)),
       ),
     ),
+    lineMoved: system.runner.applied.pipe(
+      filter((batch) =>
+        batch.events.some(
+          (event) => event.type === 'TokenAdmitted' || event.type === 'TokenExpired',
+        ),
+      ),
+    ),
   });
 }
 
