@@ -163,21 +163,27 @@ export function createWaitEstimator(deps: {
   admissionIntervalMs: number;
   /** Emits when the stream `queue` changed (the leader sees it at once). */
   queueChanged?: Observable<unknown>;
-  /** Emits when a pass was admitted or ended (the leader sees it at once). */
-  lineMoved?: Observable<unknown>;
+  /** Emits when passes were admitted or ended (the leader sees it at once). */
+  lineMoved?: Observable<{ admitted: boolean }>;
 }) {
-  let cached:
-    { snapshot: Promise<LineSnapshot>; at: number; clockAt: number; moved: boolean } | undefined;
+  type Cached = { snapshot: Promise<LineSnapshot>; at: number; clockAt: number };
+  let cached: (Cached & { moved: 'no' | 'ended' | 'admitted' }) | undefined;
   deps.queueChanged?.subscribe(() => (cached = undefined));
-  deps.lineMoved?.subscribe(() => cached && (cached.moved = true));
+  deps.lineMoved?.subscribe(({ admitted }) => {
+    if (cached)
+      cached.moved = admitted ? 'admitted' : cached.moved === 'no' ? 'ended' : cached.moved;
+  });
   const snapshot = () => {
     const now = deps.clock();
     const age = cached ? performance.now() - cached.at : 0;
-    // Moves come in bursts (a round's admissions, payments): one read per 100 ms at most.
+    // After an admission the next ask reads again: a snapshot from before it would give the
+    // slots it filled to positions that already moved up. Ends alone (payments come in
+    // bursts) are read again at most every 100 ms.
     const stale =
       !cached ||
       age > 1000 ||
-      (cached.moved && age > 100) ||
+      cached.moved === 'admitted' ||
+      (cached.moved === 'ended' && age > 100) ||
       Math.abs(now.getTime() - cached.clockAt) > 1000;
     if (stale) {
       const loading = deps.readSettings().then((settings) =>
@@ -190,7 +196,7 @@ export function createWaitEstimator(deps: {
         snapshot: loading,
         at: performance.now(),
         clockAt: now.getTime(),
-        moved: false,
+        moved: 'no' as const,
       };
       cached = entry;
       loading.catch(() => cached === entry && (cached = undefined));

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { filter } from 'rxjs';
+import { filter, map } from 'rxjs';
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
@@ -123,11 +123,9 @@ function waitEstimator(system: System) {
       ),
     ),
     lineMoved: system.runner.applied.pipe(
-      filter((batch) =>
-        batch.events.some(
-          (event) => event.type === 'TokenAdmitted' || event.type === 'TokenExpired',
-        ),
-      ),
+      map((batch) => batch.events.map((event) => event.type)),
+      filter((types) => types.includes('TokenAdmitted') || types.includes('TokenExpired')),
+      map((types) => ({ admitted: types.includes('TokenAdmitted') })),
     ),
   });
 }
