@@ -8,6 +8,8 @@ interface Waiter {
   readonly estimate: number | null;
   readonly position: number | null;
   readonly joinedAt: number;
+  /** When the estimate was read (this machine's clock, as the server's): after the join. */
+  readonly askedAt: number;
   admittedAt?: number;
 }
 
@@ -54,6 +56,7 @@ async function join(server: RunningServer, userId: string): Promise<Waiter> {
     estimate: seen.estimatedWaitSeconds,
     position: seen.position,
     joinedAt: Date.parse(seen.createdAt),
+    askedAt: Date.now(),
     ...(seen.status === 'pass' ? { admittedAt: admittedAt(seen) } : {}),
   };
 }
@@ -75,14 +78,26 @@ async function awaitAdmissions(server: RunningServer, waiters: Waiter[], timeout
   }
 }
 
-/** |estimate / real wait - 1| per user; a real wait under 1 s counts as 1 s (the estimate's unit). */
-function errors(waiters: readonly Waiter[]): number[] {
+/**
+ * |estimate / real wait - 1| per user; a real wait under 1 s counts as 1 s (the estimate's
+ * unit). The real wait runs from the join (the figure), or from when the estimate was read.
+ */
+function errors(waiters: readonly Waiter[], from: 'joinedAt' | 'askedAt' = 'joinedAt'): number[] {
   return waiters
     .map((waiter) => {
-      const real = Math.max(1, (waiter.admittedAt! - waiter.joinedAt) / 1000);
+      const real = Math.max(1, (waiter.admittedAt! - waiter[from]) / 1000);
       return Math.abs((waiter.estimate ?? Number.POSITIVE_INFINITY) / real - 1);
     })
     .sort((a, b) => a - b);
+}
+
+/** Under load a join and its read take seconds: the error counted from the read too. */
+function askedLate(name: string, waiters: readonly Waiter[]): string {
+  const late = waiters.filter((waiter) => waiter.askedAt - waiter.joinedAt > 1000).length;
+  const sorted = errors(waiters, 'askedAt');
+  const median = (percentile(sorted, 50) * 100).toFixed(1);
+  const p90 = (percentile(sorted, 90) * 100).toFixed(1);
+  return `${name}: ${late} of ${waiters.length} read their estimate over 1 s after joining; counted from the read: median ${median}%, p90 ${p90}%`;
 }
 
 function describe(name: string, waiters: readonly Waiter[]) {
@@ -119,7 +134,7 @@ function describe(name: string, waiters: readonly Waiter[]) {
         met: p90 <= 50,
       },
     ],
-    notes: [`${name}: ${sample.join('; ')}`],
+    notes: [`${name}: ${sample.join('; ')}`, askedLate(name, waiters)],
   };
 }
 
