@@ -2,7 +2,6 @@ import { sleep } from '../infrastructure/sleep.js';
 import { queueLength } from '../queries/tokens.js';
 import { admitWaitingTokens, type AdmissionDeps } from './admission.js';
 import { expireHolds } from './hold-expiry.js';
-import { tokensProjectionTypes } from './queue-opening.js';
 import { PaymentRecovery } from './payment-recovery.js';
 
 export interface ProcessesOptions {
@@ -47,18 +46,19 @@ export function startProcesses(
   };
   const loops = [
     every('admission', options.admissionIntervalMs, async () => {
+      // Counted before the round (one row), not after it: waiting for the read model to
+      // apply the round's admissions just to log a count would delay the loop's next beat.
+      const { waiting } = options.log?.info ? await queueLength(deps.db) : { waiting: 0 };
       const result = await admitWaitingTokens(deps);
       if (!result) return;
       options.onAdmission?.(result);
       // Rounds that changed nothing (most of them) stay quiet.
       if (result.admitted === 0 && result.expired === 0) return;
-      // Count after the tokens read model has the round's admissions (not before them).
-      const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
-      await deps.runner.waitFor({ position: head, eventTypes: tokensProjectionTypes }, 5000);
-      const { waiting } = await queueLength(deps.db);
+      // Waiting at the round's start less those it admitted (joins during the round not counted).
+      const left = Math.max(0, waiting - result.admitted);
       options.log?.info?.(
-        `admission: admitted ${result.admitted}, expired ${result.expired} pass(es), ${waiting} waiting`,
-        { admitted: result.admitted, expired: result.expired, waiting },
+        `admission: admitted ${result.admitted}, expired ${result.expired} pass(es), ${left} waiting`,
+        { admitted: result.admitted, expired: result.expired, waiting: left },
       );
     }),
     every('hold expiry', options.holdExpiryIntervalMs, async () => {

@@ -1,18 +1,22 @@
-import { sql } from 'kysely';
 import type { Observable } from 'rxjs';
 import type { QueueSettings } from '../events/queue.js';
 import type { Db } from '../projections/database.js';
+import { readLineSnapshot } from './line-snapshot.js';
 
-/** What the line looks like now: the inputs of every waiting user's estimate. */
+/** What the line looks like at `takenAt`: the inputs of every waiting user's estimate. */
 export interface LineSnapshot {
   readonly settings: QueueSettings;
+  /** When it was read (ms since the epoch): the times below count from then. */
+  readonly takenAt: number;
   /** Live passes' remaining seconds (if held for the mean pass duration), ascending. */
   readonly activeRemaining: readonly number[];
   /** How long a pass lasts in practice: recently ended passes, else the TTL. */
   readonly meanPassSeconds: number;
   readonly ttlSeconds: number;
-  /** Admissions in the last 30 s and the seconds since the first of them: the line's pace. */
-  readonly recent: { readonly count: number; readonly spanSeconds: number };
+  /** When the admission rounds of the last 30 s ran (seconds, negative: before takenAt). */
+  readonly roundTimes: readonly number[];
+  /** Per pass ended in the last 30 s, the seconds until the round that refilled its slot. */
+  readonly refillLags: readonly number[];
   /** Admissions in the last 60 s (the rate limit's window). */
   readonly admittedLastMinute: number;
   readonly admissionIntervalSeconds: number;
@@ -20,12 +24,25 @@ export interface LineSnapshot {
   readonly secondsToOpening: number;
 }
 
+/** The same line seen `now` (ms): a snapshot read a moment ago is that much further on. */
+export function lineAt(line: LineSnapshot, now: number): LineSnapshot {
+  const age = (now - line.takenAt) / 1000;
+  if (age <= 0) return line;
+  return {
+    ...line,
+    takenAt: now,
+    activeRemaining: line.activeRemaining.map((remaining) => Math.max(0, remaining - age)),
+    roundTimes: line.roundTimes.map((at) => at - age),
+    secondsToOpening: Math.max(0, line.secondsToOpening - age),
+  };
+}
+
 /**
  * The estimated wait of the waiting token at `position`, from how the line moves now:
  * slots free up as the live passes end (each after the mean pass duration actually seen,
- * the TTL with no history), every freed slot takes the next in line at the next
- * admission round, and the rate limit caps the pace. Follows cap, rate and mode at once;
- * null while paused (nobody knows when it resumes) or while the position is unknown.
+ * the TTL with no history), the round that sees a slot free gives it to the next in line,
+ * and the rate limit caps the pace. Follows cap, rate and mode at once; null while paused
+ * (nobody knows when it resumes) or while the position is unknown.
  */
 export function estimateWaitSeconds(position: number | null, line: LineSnapshot): number | null {
   return lineEstimator(line)(position);
@@ -33,26 +50,29 @@ export function estimateWaitSeconds(position: number | null, line: LineSnapshot)
 
 /**
  * The estimate of every position in one line snapshot: what does not depend on the
- * position (the sorted pass endings, the cycle) is worked out once, so a waiting room
+ * position (each slot's next refill, the cycle) is worked out once, so a waiting room
  * estimating thousands of positions per snapshot pays O(1) each.
  */
 export function lineEstimator(line: LineSnapshot): (position: number | null) => number | null {
   const { settings } = line;
-  const round = line.admissionIntervalSeconds / 2;
   if (settings.mode === 'paused') return () => null;
+  const lag = refillLag(line);
+  const rounds = roundClock(line, lag);
+  const { nextRound } = rounds;
   if (settings.mode === 'passthrough') {
-    const wait = Math.max(1, Math.round(line.secondsToOpening + round));
+    const wait = Math.max(1, Math.round(line.secondsToOpening + nextRound));
     return (position) => (position === null ? null : position <= 0 ? 0 : wait);
   }
   const cap = settings.maxActive;
   const active = line.activeRemaining.length;
   const free = Math.max(0, cap - active);
-  const { cycle, latency } = slotCycle(line);
-  // Slot k (0-based, after the free ones) frees when the k-th pass ends, then every cycle.
-  // Free slots now go to those ahead at the next round and turn over a cycle later.
-  const ends = [...line.activeRemaining];
-  while (ends.length < cap) ends.push(round + cycle);
-  ends.sort((a, b) => a - b);
+  // A slot turns over once per pass plus the wait for the round that sees it free.
+  const cycle = line.meanPassSeconds + lag;
+  // Each slot's next refill: a live pass's end seen by a round; a free slot goes to the
+  // next round's admission, whose pass then ends and is refilled in turn.
+  const refills = line.activeRemaining.map((remaining) => rounds.refilledAt(remaining));
+  while (refills.length < cap) refills.push(nextRound + line.meanPassSeconds + lag);
+  refills.sort((a, b) => a - b);
   // With more passes than the cap (it was lowered), the first excess endings free nothing.
   const excess = Math.max(0, active - cap);
   const perMinute = settings.admissionsPerMinute;
@@ -61,11 +81,11 @@ export function lineEstimator(line: LineSnapshot): (position: number | null) => 
   return (position) => {
     if (position === null) return null;
     if (position <= 0) return 0;
-    let capWait = round;
+    let capWait = nextRound;
     if (position > free) {
       const k = position - free - 1;
-      const first = ends[Math.min(ends.length - 1, excess + (k % cap))]!;
-      capWait = first + Math.floor(k / cap) * cycle + latency;
+      const first = refills[Math.min(refills.length - 1, excess + (k % cap))]!;
+      capWait = first + Math.floor(k / cap) * cycle;
     }
     let rateWait = 0;
     if (perMinute !== null && position > budget) rateWait = ((position - budget) * 60) / perMinute;
@@ -73,122 +93,67 @@ export function lineEstimator(line: LineSnapshot): (position: number | null) => 
   };
 }
 
-/** How long one slot takes to turn over, and the wait from a slot freeing to its use. */
-function slotCycle(line: LineSnapshot): { cycle: number; latency: number } {
-  const cap = line.settings.maxActive;
-  const active = line.activeRemaining.length;
-  const round = line.admissionIntervalSeconds / 2;
-  // Passes that run their full time end in step with the rounds that admitted them, so
-  // a freed slot is taken at once and a slot turns over every whole number of rounds;
-  // passes that end early (a payment) wait half a round on average for the next one.
+/** A refill later than this many rounds means nobody was waiting: not the line's pace. */
+const idleRounds = 3;
+
+/**
+ * The mean seconds from a pass ending to the round that refills its slot: measured (the
+ * last 30 s of refills, at least three), else what the rounds allow. Passes that run their
+ * full time end on the beat of the rounds that admitted them: whether the round a TTL
+ * later sees them ended is a coin flip (half a round on average); passes that end early
+ * (a payment) wait half a round on average.
+ */
+export function refillLag(line: LineSnapshot): number {
   const interval = line.admissionIntervalSeconds;
-  const fullPasses = line.meanPassSeconds >= 0.95 * line.ttlSeconds;
-  // A pass lasting a whole number of rounds ends just as a round starts on the same beat
-  // as the one that admitted it: a coin flip whether that round sees it ended or the next.
+  const lags = line.refillLags.filter((lag) => lag >= 0 && lag <= idleRounds * interval);
+  if (lags.length >= 3) return lags.reduce((sum, lag) => sum + lag, 0) / lags.length;
+  if (line.meanPassSeconds < 0.95 * line.ttlSeconds) return interval / 2;
   const rounds = line.meanPassSeconds / interval;
-  const onTheBeat = Math.abs(rounds - Math.round(rounds)) < 1e-9 ? round : 0;
-  const modelCycle = fullPasses
-    ? Math.ceil(rounds - 1e-9) * interval + onTheBeat
-    : line.meanPassSeconds + round;
-  // A full line's measured pace says how long a slot really takes to turn over (rounds
-  // run late under load); with too little history the model stands.
-  const { count, spanSeconds } = line.recent;
-  const measured =
-    active >= cap && spanSeconds >= 10 && count >= cap ? (cap * spanSeconds) / count : 0;
-  const cycle = Math.min(3 * modelCycle, Math.max(modelCycle, measured));
-  const latency = fullPasses ? cycle - line.meanPassSeconds : round;
-  return { cycle, latency };
-}
-
-/** Reads the line's snapshot; callers cache it (one read a second serves every poller). */
-export async function readLineSnapshot(
-  db: Db,
-  now: Date,
-  settings: QueueSettings,
-  options: { ttlSeconds: number; admissionIntervalMs: number },
-): Promise<LineSnapshot> {
-  const meanPassSeconds = await readMeanPassSeconds(db, now, options.ttlSeconds);
-  const activeRemaining = await readActiveRemaining(db, now, settings, options, meanPassSeconds);
-  const { count } = await db
-    .selectFrom('tokens')
-    .select(sql<number>`count(*)::int`.as('count'))
-    .where('admitted_at', '>', new Date(now.getTime() - 60_000))
-    .executeTakeFirstOrThrow();
-  const opensAt = settings.opensAt ? Date.parse(settings.opensAt) : 0;
-  return {
-    settings,
-    activeRemaining,
-    meanPassSeconds,
-    ttlSeconds: options.ttlSeconds,
-    recent: await readRecentPace(db, now),
-    admittedLastMinute: count,
-    admissionIntervalSeconds: options.admissionIntervalMs / 1000,
-    secondsToOpening: Math.max(0, (opensAt - now.getTime()) / 1000),
-  };
-}
-
-/** Passes that ended early (a payment) in the last few minutes say how long one lasts. */
-async function readMeanPassSeconds(db: Db, now: Date, ttlSeconds: number): Promise<number> {
-  const ended = await db
-    .selectFrom('tokens')
-    .select(
-      sql<number | null>`avg(extract(epoch FROM updated_at - admitted_at))::float8`.as('mean'),
-    )
-    .where('status', '=', 'expired')
-    .where('admitted_at', 'is not', null)
-    .where('updated_at', '>', new Date(now.getTime() - 300_000))
-    .executeTakeFirst();
-  return Math.min(ttlSeconds, ended?.mean ?? ttlSeconds);
-}
-
-/** Seconds each live pass has left, soonest first. */
-async function readActiveRemaining(
-  db: Db,
-  now: Date,
-  settings: QueueSettings,
-  options: { admissionIntervalMs: number },
-  meanPassSeconds: number,
-): Promise<number[]> {
-  // A pass whose time is up holds its slot until the next admission round records its end:
-  // counted as ending now, so a line whose slots turn over stays a full line (its measured
-  // pace applies) instead of showing free slots that the next round has not freed yet.
-  const roundsLate = new Date(now.getTime() - Math.max(2000, 3 * options.admissionIntervalMs));
-  const active = await db
-    .selectFrom('tokens')
-    .select(['admitted_at', 'expires_at'])
-    .where('status', '=', 'pass')
-    .where('expires_at', '>', roundsLate)
-    .orderBy('admitted_at')
-    .limit(settings.maxActive + 1000)
-    .execute();
-  return active
-    .map((pass) => {
-      const expected = pass.admitted_at!.getTime() + meanPassSeconds * 1000;
-      return Math.max(0, Math.min(expected, pass.expires_at!.getTime()) - now.getTime()) / 1000;
-    })
-    .sort((a, b) => a - b);
+  const onTheBeat = Math.abs(rounds - Math.round(rounds)) < 1e-9 ? interval / 2 : 0;
+  return Math.ceil(rounds - 1e-9) * interval - line.meanPassSeconds + onTheBeat;
 }
 
 /**
- * The pace: admissions after the last 30 s window's first batch over the time since it
- * (counting that first batch too would put n batches in n - 1 gaps and overstate the pace).
+ * When a round will see a slot freed at `at` (seconds from now), from when the recent rounds
+ * ran. Rounds start on a fixed beat and each takes its time (`now` inside a round is the
+ * beat plus its own delay), so a time just after the beat may or may not be seen by that
+ * round: the share of recent rounds that ran earlier than it says how likely it is missed.
+ * A pass ends exactly a TTL after its round's time, so a pass admitted by a late round is
+ * likely seen only by the round after. With fewer than three recent rounds: a slot freed
+ * now waits half a round, a pass's end the mean refill lag.
  */
-async function readRecentPace(db: Db, now: Date): Promise<LineSnapshot['recent']> {
-  const { rows } = await sql<{ count: number; first: Date | null }>`
-    WITH w AS (SELECT admitted_at FROM tokens WHERE admitted_at > ${new Date(now.getTime() - 30_000)})
-    SELECT count(*) FILTER (WHERE admitted_at > (SELECT min(admitted_at) FROM w))::int AS count,
-           min(admitted_at) AS first
-    FROM w`.execute(db);
-  const pace = rows[0] ?? { count: 0, first: null };
-  return {
-    count: pace.count,
-    spanSeconds: pace.first ? (now.getTime() - pace.first.getTime()) / 1000 : 0,
+export function roundClock(
+  line: LineSnapshot,
+  lag: number,
+): { nextRound: number; refilledAt(at: number): number } {
+  const interval = line.admissionIntervalSeconds;
+  const times = line.roundTimes;
+  if (times.length < 3)
+    return { nextRound: interval / 2, refilledAt: (at) => Math.max(0, at) + lag };
+  const reference = times[times.length - 1]!;
+  const wrap = (x: number) => x - Math.round(x / interval) * interval;
+  const raw = times.map((time) => wrap(time - reference)).sort((a, b) => a - b);
+  const center = raw[raw.length >> 1]!;
+  // Each round's delay from the beat's typical time, within half a round of it.
+  const offsets = raw.map((offset) => wrap(offset - center));
+  const meanOffset = offsets.reduce((sum, offset) => sum + offset, 0) / offsets.length;
+  const refilledAt = (at: number) => {
+    const from = Math.max(0, at);
+    const x = wrap(from - reference - center);
+    // Rounds that ran earlier on their beat than x would miss it; the next beat's sees it.
+    const missed = offsets.filter((offset) => offset < x - 1e-9).length / offsets.length;
+    const refilled = from - x + meanOffset + missed * interval;
+    // A round already past cannot see it: the next one does.
+    return refilled < 0 ? refilled + interval : refilled;
   };
+  return { nextRound: refilledAt(0), refilledAt };
 }
 
 /**
  * The estimate for a token, with the line's snapshot read at most once a second (every
- * waiting poller shares it). Settings come from the stream `queue` itself.
+ * waiting poller shares it), and again as soon as a round has moved the line (the leader
+ * sees that at once): a snapshot from before a round would count slots that round
+ * already gave away. Settings come from the stream `queue` itself.
  */
 export function createWaitEstimator(deps: {
   db: Db;
@@ -198,14 +163,27 @@ export function createWaitEstimator(deps: {
   admissionIntervalMs: number;
   /** Emits when the stream `queue` changed (the leader sees it at once). */
   queueChanged?: Observable<unknown>;
+  /** Emits when passes were admitted or ended (the leader sees it at once). */
+  lineMoved?: Observable<{ admitted: boolean }>;
 }) {
-  let cached: { snapshot: Promise<LineSnapshot>; at: number; clockAt: number } | undefined;
+  type Cached = { snapshot: Promise<LineSnapshot>; at: number; clockAt: number };
+  let cached: (Cached & { moved: 'no' | 'ended' | 'admitted' }) | undefined;
   deps.queueChanged?.subscribe(() => (cached = undefined));
+  deps.lineMoved?.subscribe(({ admitted }) => {
+    if (cached)
+      cached.moved = admitted ? 'admitted' : cached.moved === 'no' ? 'ended' : cached.moved;
+  });
   const snapshot = () => {
     const now = deps.clock();
+    const age = cached ? performance.now() - cached.at : 0;
+    // After an admission the next ask reads again: a snapshot from before it would give the
+    // slots it filled to positions that already moved up. Ends alone (payments come in
+    // bursts) are read again at most every 100 ms.
     const stale =
       !cached ||
-      performance.now() - cached.at > 1000 ||
+      age > 1000 ||
+      cached.moved === 'admitted' ||
+      (cached.moved === 'ended' && age > 100) ||
       Math.abs(now.getTime() - cached.clockAt) > 1000;
     if (stale) {
       const loading = deps.readSettings().then((settings) =>
@@ -214,8 +192,14 @@ export function createWaitEstimator(deps: {
           admissionIntervalMs: deps.admissionIntervalMs,
         }),
       );
-      cached = { snapshot: loading, at: performance.now(), clockAt: now.getTime() };
-      loading.catch(() => (cached = undefined));
+      const entry = {
+        snapshot: loading,
+        at: performance.now(),
+        clockAt: now.getTime(),
+        moved: 'no' as const,
+      };
+      cached = entry;
+      loading.catch(() => cached === entry && (cached = undefined));
     }
     return cached!.snapshot;
   };
@@ -225,7 +209,8 @@ export function createWaitEstimator(deps: {
   }): Promise<number | null> => {
     if (token.status !== 'hold') return 0;
     if (token.position === null) return null;
-    return estimateWaitSeconds(token.position, await snapshot());
+    // Counted from now, not from when the shared snapshot was read.
+    return estimateWaitSeconds(token.position, lineAt(await snapshot(), deps.clock().getTime()));
   };
   /** The cached line, for callers that estimate many positions at once (the waiting room). */
   return Object.assign(estimate, { line: snapshot });

@@ -79,6 +79,12 @@ it('logs admission, payments, hold expiry and rebuilds, one structured line each
   const token = { 'x-queue-token': joined.body.token as string };
   const admission = await line('admission:', { admitted: 1 });
   expect(admission).toMatchObject({ level: 30, admitted: 1, waiting: 0 });
+  // The line is logged once the round is written, not once the read model has it.
+  for (let i = 0; i < 200; i++) {
+    const current = await call('GET', '/queue/tokens/current', token);
+    if (current.body.status === 'pass') break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 
   const holds = [];
   for (const seat of date.seats) {

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { filter } from 'rxjs';
+import { filter, map } from 'rxjs';
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
@@ -121,6 +121,11 @@ function waitEstimator(system: System) {
       filter((batch) =>
         batch.events.some((event) => queueEventTypes.includes(event.type as never)),
       ),
+    ),
+    lineMoved: system.runner.applied.pipe(
+      map((batch) => batch.events.map((event) => event.type)),
+      filter((types) => types.includes('TokenAdmitted') || types.includes('TokenExpired')),
+      map((types) => ({ admitted: types.includes('TokenAdmitted') })),
     ),
   });
 }
