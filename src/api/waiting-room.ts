@@ -27,6 +27,13 @@ export interface WaitingRoomOptions extends SseOptions {
    * places them; their rows are read again only this often, to notice a revocation.
    */
   readonly prequeueSweepMs: number;
+  /**
+   * A new pace alone (the same place, an estimate that moved by a tenth) is told at most
+   * this often: the line's measured pace jumps at every admission batch, and each such
+   * message costs a write per stream and holds back the next move by the 1 s window.
+   * A pause or a resume (the estimate disappears or appears) is told at once.
+   */
+  readonly estimateNewsMs: number;
 }
 
 export const defaultWaitingRoomOptions: WaitingRoomOptions = {
@@ -34,6 +41,7 @@ export const defaultWaitingRoomOptions: WaitingRoomOptions = {
   pollMs: 200,
   minMessageIntervalMs: 1000,
   prequeueSweepMs: 5000,
+  estimateNewsMs: 5000,
 };
 
 /**
@@ -176,7 +184,7 @@ export class WaitingRoom {
       if (samePlace && !lineChanged) continue;
       if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) continue;
       const wait = estimate(position);
-      if (samePlace && !estimateMoved(stream.lastEstimate, wait)) continue;
+      if (samePlace && !this.estimateNews(stream, wait, now)) continue;
       const sent = this.channel.send(
         stream,
         `id: ${waitingEventId(position, wait)}\nevent: token\ndata: {"position":${position},"estimatedWaitSeconds":${wait},${stream.fixed}\n\n`,
@@ -184,6 +192,13 @@ export class WaitingRoom {
       if (sent) told(stream, position, undefined, wait, now);
     }
     return admittedNow;
+  }
+
+  private estimateNews(stream: TokenStream, wait: number | null, now: number): boolean {
+    const sent = stream.lastEstimate;
+    if (!estimateMoved(sent, wait)) return false;
+    const newPace = wait !== null && sent !== null && sent !== undefined;
+    return !newPace || now - stream.lastMessageAt >= this.options.estimateNewsMs;
   }
 
   /** Every pre-queued stream hears the same news (the opening moved): built once. */
