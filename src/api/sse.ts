@@ -26,6 +26,17 @@ export class SseConnection {
   constructor(readonly response: ServerResponse) {}
 }
 
+/**
+ * Node keeps the sent head (`_header`) for the response's life, as the rope of small
+ * strings it was built from (about 70 pieces, 2-3 KB of heap per open stream): replaced
+ * by one flat copy of the same text once it is written.
+ */
+function flattenHeader(response: ServerResponse): void {
+  const sent = response as unknown as { _header: unknown };
+  if (typeof sent._header === 'string')
+    sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
+}
+
 /** Shared by every stream: `this` is the response whose connection closed. */
 function onResponseClose(this: TaggedResponse): void {
   const connection = this[connectionOf];
@@ -61,6 +72,7 @@ export class SseChannel<C extends SseConnection> {
     // Jittered, so that the streams of a restarted process do not all come back at once.
     const retry = this.options.retryMs + Math.floor(Math.random() * this.options.retryMs);
     response.write(`retry: ${retry}\n\n`);
+    flattenHeader(response);
     connection.lastWriteAt = this.now();
     connection.channel = this;
     response[connectionOf] = connection;
