@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
 import type { Clock } from '../commands/clock.js';
 import { sleep } from '../infrastructure/sleep.js';
 import type { Db } from '../projections/database.js';
@@ -59,6 +60,8 @@ export class WaitingRoom {
   private lastSweep = Number.NEGATIVE_INFINITY;
   private running = false;
   private readonly stopping = new AbortController();
+  /** Ends the current pause between rounds early. */
+  private wake: AbortController | undefined;
 
   constructor(
     private readonly deps: {
@@ -66,13 +69,21 @@ export class WaitingRoom {
       clock: Clock;
       /** The line's state for estimates; cached by the caller. */
       line: () => Promise<LineSnapshot>;
+      /**
+       * Emits when this process's tokens projection applied admissions or exits: the next
+       * round runs at once instead of at the end of the poll interval (a standby, whose
+       * projections do not run, polls).
+       */
+      moved?: Observable<unknown>;
       log?: (error: unknown, message: string) => void;
     },
     private readonly options: WaitingRoomOptions = defaultWaitingRoomOptions,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.channel = new SseChannel<TokenStream>(options, now);
+    this.subscription = deps.moved?.subscribe(() => this.wake?.abort());
   }
+  private readonly subscription: Subscription | undefined;
 
   get size(): number {
     return this.channel.connections.size;
@@ -106,9 +117,16 @@ export class WaitingRoom {
         // The database being away is not news for the waiting: keep the streams, retry.
         this.deps.log?.(error, 'waiting room round failed; retrying');
       }
-      if (!again) await sleep(this.options.pollMs, this.stopping.signal);
+      if (!again) await this.pause();
     }
     this.running = false;
+  }
+
+  /** Until the poll interval ends, the line moves, or the room closes. */
+  private async pause(): Promise<void> {
+    this.wake = new AbortController();
+    await sleep(this.options.pollMs, AbortSignal.any([this.wake.signal, this.stopping.signal]));
+    this.wake = undefined;
   }
 
   /** One round; true when streams were just admitted or drawn and should be read at once. */
@@ -248,6 +266,7 @@ export class WaitingRoom {
   /** Ends every stream: the server is stopping (clients reconnect elsewhere). */
   close(): void {
     this.stopping.abort();
+    this.subscription?.unsubscribe();
     this.channel.close();
   }
 }
