@@ -61,7 +61,7 @@ function openOne(port: number, stream: Stream): Promise<void> {
 function heardBy(stream: Stream, position: number): number {
   let first = -1;
   for (const [id, at] of stream.heard) {
-    const place = id.startsWith('h') ? Number(id.slice(1)) : 0;
+    const place = id.startsWith('h') ? Number.parseInt(id.slice(1), 10) : 0;
     if (place <= position && (first < 0 || at < first)) first = at;
   }
   return first;

@@ -1,11 +1,22 @@
 import type { ServerResponse } from 'node:http';
+import type { Observable, Subscription } from 'rxjs';
 import type { Clock } from '../commands/clock.js';
 import { sleep } from '../infrastructure/sleep.js';
 import type { Db } from '../projections/database.js';
 import { lineEstimator, type LineSnapshot } from '../queries/queue-estimate.js';
 import { holesBelow, toTokenView, type Placement, type TokenView } from '../queries/tokens.js';
 import { waitingRoomSnapshot, type PrequeueState } from '../queries/waiting-room.js';
-import { defaultSseOptions, SseChannel, SseConnection, type SseOptions } from './sse.js';
+import { defaultSseOptions, SseChannel, type SseOptions } from './sse.js';
+import {
+  estimateMoved,
+  fixedFields,
+  placeOf,
+  prequeueEventId,
+  TokenStream,
+  told,
+  toldBefore,
+  waitingEventId,
+} from './token-stream.js';
 
 export interface WaitingRoomOptions extends SseOptions {
   /** How often each process reads the admitted count while any stream is open. */
@@ -17,6 +28,13 @@ export interface WaitingRoomOptions extends SseOptions {
    * places them; their rows are read again only this often, to notice a revocation.
    */
   readonly prequeueSweepMs: number;
+  /**
+   * A new pace alone (the same place, an estimate that moved by a tenth) is told at most
+   * this often: the line's measured pace jumps at every admission batch, and each such
+   * message costs a write per stream and holds back the next move by the 1 s window.
+   * A pause or a resume (the estimate disappears or appears) is told at once.
+   */
+  readonly estimateNewsMs: number;
 }
 
 export const defaultWaitingRoomOptions: WaitingRoomOptions = {
@@ -24,52 +42,8 @@ export const defaultWaitingRoomOptions: WaitingRoomOptions = {
   pollMs: 200,
   minMessageIntervalMs: 1000,
   prequeueSweepMs: 5000,
+  estimateNewsMs: 5000,
 };
-
-/**
- * One open `GET /queue/tokens/current/events`. Plain fields only (a few hundred bytes):
- * no closures, timers or subscriptions per stream.
- */
-class TokenStream extends SseConnection {
-  /**
-   * opening: queue number not read yet; waiting: placed by the placement alone;
-   * prequeued: no number until the draw, told the shared pre-queue payload;
-   * watched: admitted (or about to be), its row is read each round.
-   */
-  phase: 'opening' | 'waiting' | 'prequeued' | 'watched' = 'opening';
-  queueNumber = 0;
-  /** A waiting token's JSON fields that do not move while it waits, without the `{`. */
-  fixed = '';
-  lastEventId: string | undefined;
-  /** The estimate last sent: a change of it alone (a pause, a new rate) is news too. */
-  lastEstimate: number | null | undefined;
-  lastMessageAt = Number.NEGATIVE_INFINITY;
-  constructor(
-    response: ServerResponse,
-    readonly tokenId: string,
-  ) {
-    super(response);
-  }
-}
-
-/** The SSE `id:` of a token view; a reconnect that sends it back skips an unchanged view. */
-export const tokenEventId = (view: TokenView): string => {
-  if (view.status !== 'hold') return view.status;
-  return view.position === null ? prequeueEventId(view.opensAt ?? null) : `h${view.position}`;
-};
-const prequeueEventId = (opensAt: string | null) =>
-  `q${opensAt === null ? 0 : Date.parse(opensAt)}`;
-
-/**
- * Whether a new estimate is worth a message by itself: it appears or disappears (a pause
- * or a resume), or moves by more than a tenth and 5 s (a new rate or cap). The seconds
- * ticking down while nothing happens are not: the page counts down by itself.
- */
-export function estimateMoved(sent: number | null | undefined, now: number | null): boolean {
-  if (sent === now) return false;
-  if (sent === null || sent === undefined || now === null) return true;
-  return Math.abs(now - sent) > Math.max(5, 0.1 * sent);
-}
 
 /**
  * Every waiting stream of this process. Each round reads the admitted count once (one
@@ -86,6 +60,8 @@ export class WaitingRoom {
   private lastSweep = Number.NEGATIVE_INFINITY;
   private running = false;
   private readonly stopping = new AbortController();
+  /** Ends the current pause between rounds early. */
+  private wake: AbortController | undefined;
 
   constructor(
     private readonly deps: {
@@ -93,13 +69,21 @@ export class WaitingRoom {
       clock: Clock;
       /** The line's state for estimates; cached by the caller. */
       line: () => Promise<LineSnapshot>;
+      /**
+       * Emits when this process's tokens projection applied admissions or exits: the next
+       * round runs at once instead of at the end of the poll interval (a standby, whose
+       * projections do not run, polls).
+       */
+      moved?: Observable<unknown>;
       log?: (error: unknown, message: string) => void;
     },
     private readonly options: WaitingRoomOptions = defaultWaitingRoomOptions,
     private readonly now: () => number = () => performance.now(),
   ) {
     this.channel = new SseChannel<TokenStream>(options, now);
+    this.subscription = deps.moved?.subscribe(() => this.wake?.abort());
   }
+  private readonly subscription: Subscription | undefined;
 
   get size(): number {
     return this.channel.connections.size;
@@ -112,7 +96,7 @@ export class WaitingRoom {
   /** Takes over a response: the caller's current view at once, then every change. */
   async open(response: ServerResponse, caller: TokenView, lastEventId?: string): Promise<void> {
     const stream = new TokenStream(response, caller.token);
-    stream.lastEventId = lastEventId;
+    toldBefore(stream, lastEventId);
     this.channel.open(stream);
     if (caller.status !== 'hold') stream.phase = 'watched';
     const line = await this.deps.line();
@@ -133,9 +117,16 @@ export class WaitingRoom {
         // The database being away is not news for the waiting: keep the streams, retry.
         this.deps.log?.(error, 'waiting room round failed; retrying');
       }
-      if (!again) await sleep(this.options.pollMs, this.stopping.signal);
+      if (!again) await this.pause();
     }
     this.running = false;
+  }
+
+  /** Until the poll interval ends, the line moves, or the room closes. */
+  private async pause(): Promise<void> {
+    this.wake = new AbortController();
+    await sleep(this.options.pollMs, AbortSignal.any([this.wake.signal, this.stopping.signal]));
+    this.wake = undefined;
   }
 
   /** One round; true when streams were just admitted or drawn and should be read at once. */
@@ -207,23 +198,25 @@ export class WaitingRoom {
         admittedNow = true;
         continue;
       }
-      const id = `h${position}`;
-      const samePlace = id === stream.lastEventId;
+      const samePlace = position === stream.lastPosition;
       if (samePlace && !lineChanged) continue;
       if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) continue;
       const wait = estimate(position);
-      if (samePlace && !estimateMoved(stream.lastEstimate, wait)) continue;
+      if (samePlace && !this.estimateNews(stream, wait, now)) continue;
       const sent = this.channel.send(
         stream,
-        `id: ${id}\nevent: token\ndata: {"position":${position},"estimatedWaitSeconds":${wait},${stream.fixed}\n\n`,
+        `id: ${waitingEventId(position, wait)}\nevent: token\ndata: {"position":${position},"estimatedWaitSeconds":${wait},${stream.fixed}\n\n`,
       );
-      if (sent) {
-        stream.lastEventId = id;
-        stream.lastEstimate = wait;
-        stream.lastMessageAt = now;
-      }
+      if (sent) told(stream, position, undefined, wait, now);
     }
     return admittedNow;
+  }
+
+  private estimateNews(stream: TokenStream, wait: number | null, now: number): boolean {
+    const sent = stream.lastEstimate;
+    if (!estimateMoved(sent, wait)) return false;
+    const newPace = wait !== null && sent !== null && sent !== undefined;
+    return !newPace || now - stream.lastMessageAt >= this.options.estimateNewsMs;
   }
 
   /** Every pre-queued stream hears the same news (the opening moved): built once. */
@@ -232,15 +225,10 @@ export class WaitingRoom {
     const id = prequeueEventId(opensAt);
     const shared = `"position":null,"estimatedWaitSeconds":null,"prequeue":true,${opensAt === null ? '' : `"opensAt":"${opensAt}",`}`;
     for (const stream of this.channel.connections) {
-      if (stream.phase !== 'prequeued' || stream.lastEventId === id) continue;
+      if (stream.phase !== 'prequeued' || stream.lastPlace === id) continue;
       if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) continue;
-      if (
-        this.channel.send(stream, `id: ${id}\nevent: token\ndata: {${shared}${stream.fixed}\n\n`)
-      ) {
-        stream.lastEventId = id;
-        stream.lastEstimate = null;
-        stream.lastMessageAt = now;
-      }
+      if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: {${shared}${stream.fixed}\n\n`))
+        told(stream, 0, id, null, now);
     }
   }
 
@@ -250,39 +238,35 @@ export class WaitingRoom {
     view: TokenView,
     estimate: (position: number | null) => number | null,
   ): void {
-    const id = tokenEventId(view);
     if (view.status === 'hold') stream.fixed = fixedFields(view);
-    if (id === stream.lastEventId) {
+    const estimatedWaitSeconds = view.status === 'hold' ? estimate(view.position) : 0;
+    const position = view.status === 'hold' && view.position !== null ? view.position : 0;
+    const place = position > 0 ? undefined : placeOf(view);
+    const has =
+      position > 0
+        ? position === stream.lastPosition &&
+          !estimateMoved(stream.lastEstimate, estimatedWaitSeconds)
+        : place === stream.lastPlace;
+    if (has) {
       if (view.status === 'expired') this.channel.end(stream);
       return;
     }
     const now = this.now();
     if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) return;
-    const estimatedWaitSeconds = view.status === 'hold' ? estimate(view.position) : 0;
+    const id = place ?? waitingEventId(position, estimatedWaitSeconds);
     const data = JSON.stringify({ ...view, estimatedWaitSeconds });
     if (view.status === 'expired') {
       this.channel.end(stream, `id: ${id}\nevent: expired\ndata: ${data}\n\n`);
       return;
     }
-    if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: ${data}\n\n`)) {
-      stream.lastEventId = id;
-      stream.lastEstimate = estimatedWaitSeconds;
-      stream.lastMessageAt = now;
-    }
+    if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: ${data}\n\n`))
+      told(stream, position, place, estimatedWaitSeconds, now);
   }
 
   /** Ends every stream: the server is stopping (clients reconnect elsewhere). */
   close(): void {
     this.stopping.abort();
+    this.subscription?.unsubscribe();
     this.channel.close();
   }
-}
-
-/**
- * A waiting token's JSON fields that do not move while it waits, without the `{`: all
- * but the position, and for a pre-queued one also the pre-queue fields (shared).
- */
-function fixedFields(view: TokenView): string {
-  const { position: _position, prequeue: _prequeue, opensAt: _opensAt, ...rest } = view;
-  return JSON.stringify(rest).slice(1);
 }

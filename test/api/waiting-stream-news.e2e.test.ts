@@ -33,20 +33,20 @@ it('pushes a change of estimate alone: a pause (null), a resume, a slower rate',
   const third = await join('estimate-3');
   const stream = await openSse(url(), { 'x-queue-token': third });
   const first = await stream.waitFor((event) => event.event === 'token');
-  expect(first.id).toBe('h2');
+  expect(first.id).toBe(`h2e${body(first).estimatedWaitSeconds}`);
   const before = body(first).estimatedWaitSeconds;
   expect(before).toEqual(expect.any(Number));
 
   expect((await settle({ mode: 'paused' })).statusCode).toBe(200);
   const paused = await stream.waitFor((event) => body(event).estimatedWaitSeconds === null);
-  expect(paused.id).toBe('h2'); // the place did not move, only the estimate
+  expect(paused.id).toBe('h2e'); // the place did not move, only the estimate (none while paused)
   expect(body(paused).position).toBe(2);
 
   expect((await settle({ mode: 'open', admissionsPerMinute: 1 })).statusCode).toBe(200);
   // 20 s passes would let it in after about 40 s; one admission a minute (one used this
   // minute) makes it about two minutes.
   const slower = await stream.waitFor((event) => (body(event).estimatedWaitSeconds ?? 0) >= 60);
-  expect(slower.id).toBe('h2');
+  expect(slower.id).toBe(`h2e${body(slower).estimatedWaitSeconds}`);
   expect(body(slower).estimatedWaitSeconds).toBeGreaterThan(before!);
   // Each change was told once, not repeated every round.
   const told = stream.events.filter((event) => event.event === 'token');

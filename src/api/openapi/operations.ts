@@ -27,7 +27,7 @@ export interface OperationDoc {
 const write: ErrorCode[] = ['CONCURRENCY_CONFLICT'];
 
 const tokenEvents =
-  'Server-sent events. `event: token` carries the token view of `GET /queue/tokens/current` (with `id:` `h{position}` while waiting, or the status); `event: expired` is the last one, when the token expires. A reconnect with `Last-Event-ID` skips an unchanged view.';
+  'Server-sent events. `event: token` carries the token view of `GET /queue/tokens/current` (with `id:` `h{position}e{estimate}` while waiting, e.g. `h12e340`, `q{opensAt ms}` while pre-queued, else the status); `event: expired` is the last one, when the token expires. A reconnect with `Last-Event-ID` gets the current view at once unless it already has it.';
 const seatEvents =
   'Server-sent events. `event: seat` with `data: {"seatId","status"}` and `id:` its log position, for every status change; `event: expired` (`data: {"status"}`) ends the stream when the caller\'s pass ends.';
 

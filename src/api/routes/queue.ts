@@ -57,6 +57,15 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
     db,
     clock,
     line: estimatedWaitSeconds.line,
+    moved: context.system.runner.applied.pipe(
+      filter(
+        (batch) =>
+          batch.projection === 'tokens' &&
+          batch.events.some(
+            (event) => event.type === 'TokenAdmitted' || event.type === 'TokenExpired',
+          ),
+      ),
+    ),
     log: (error, message) => app.log.error({ err: error }, message),
   });
   app.addHook('preClose', async () => waitingRoom.close());
