@@ -10,6 +10,7 @@ import { intervals } from '../policies.js';
 import { LeadershipLostError, initProjections, saveCheckpoint, toPosition } from './checkpoints.js';
 import { checkLeadership, tryLeadership } from './leadership.js';
 import { ProjectionProgress } from './progress.js';
+import { CacheFollower, nextEpoch } from './cache-follower.js';
 
 export { saveCheckpoint } from './checkpoints.js';
 
@@ -64,6 +65,7 @@ export class ProjectionRunner {
   >();
   private readonly stopping = new AbortController();
   private readonly progress: ProjectionProgress;
+  private readonly follower: CacheFollower;
   private leaderClient: pg.PoolClient | undefined;
   private leaderLost: AbortController | undefined;
   private running: Promise<void> | undefined;
@@ -75,9 +77,9 @@ export class ProjectionRunner {
   readonly applied: Observable<AppliedBatch> = this.appliedBatches.asObservable();
   private leadership = 0;
 
-  /** Changes every time this process becomes the leader: caches keyed by it never outlive a lapse. */
-  get leaderEpoch(): number | undefined {
-    return this.isLeader ? this.leadership : undefined;
+  /** Changes with each spell of leading or following: cache entries never outlive one. */
+  get cacheEpoch(): number | undefined {
+    return this.isLeader ? this.leadership : this.follower.epoch;
   }
 
   constructor(private readonly deps: RunnerDeps) {
@@ -88,6 +90,23 @@ export class ProjectionRunner {
       log: deps.log,
     });
     this.changes = this.progress.changes;
+    this.follower = new CacheFollower({
+      db: deps.db,
+      store: deps.store,
+      emit: (batch) => this.appliedBatches.next(batch),
+      clearAll: readModelsSwapped,
+      ...(deps.log ? { log: deps.log } : {}),
+    });
+  }
+
+  /** A cache of `projection` exists here: a standby follows it (cache-follower.ts). */
+  follow(projection: Projection): void {
+    this.follower.follow(projection);
+  }
+
+  /** True once the caches of `projection` reflect every batch committed before the call. */
+  fresh(projection: string): Promise<boolean> {
+    return this.isLeader ? Promise.resolve(true) : this.follower.fresh(projection);
   }
 
   get isLeader(): boolean {
@@ -121,7 +140,8 @@ export class ProjectionRunner {
   /** Runs every projection while `client` holds the leader lock, then lets go of it. */
   private async leadWith(client: pg.PoolClient, signal: AbortSignal): Promise<void> {
     this.leaderClient = client;
-    this.leadership++;
+    this.leadership = nextEpoch();
+    this.follower.reset();
     const lost = new AbortController();
     this.leaderLost = lost;
     client.on('error', () => lost.abort());

@@ -3,10 +3,11 @@ import { handledBy, type Projection } from '../projections/projection.js';
 import { readModelsSwapped, type ProjectionRunner } from '../projections/runner.js';
 
 /**
- * A read cache that is never behind its read model. Only the process running the
- * projections caches: `invalidate` names the keys a projection's batch changes, and runs
- * right after that batch commits and before any read-your-writes waiter is released.
- * Entries from an earlier spell of leadership are ignored.
+ * A read cache that is never behind its read model (docs/read-side.md, "Caches"):
+ * `invalidate` names the keys a projection's batch changes. The leader runs it right
+ * after that batch commits, before any read-your-writes waiter is released; a standby
+ * runs it on the batches it catches up, and `read` waits for a freshness check first.
+ * Entries from an earlier spell of leading or following are ignored.
  */
 export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
   private readonly entries = new Map<string, { value: V; epoch: number }>();
@@ -15,7 +16,7 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
 
   constructor(
     private readonly runner: ProjectionRunner,
-    projection: Projection<T>,
+    private readonly projection: Projection<T>,
     /**
      * The keys an event changes; 'all' drops everything; 'unplaceable' means the event
      * cannot be tied to a key yet (what it belongs to is learnt by a load still in
@@ -24,6 +25,7 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
     invalidate: (event: ParsedEvent<T>) => readonly string[] | 'all' | 'unplaceable',
     private readonly limit = 100_000,
   ) {
+    runner.follow(projection);
     runner.applied.subscribe((batch) => {
       if (batch.projection === readModelsSwapped) {
         // A rebuild swapped a table in (here or in another process): nothing cached holds.
@@ -54,7 +56,20 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
 
   get(key: string): V | undefined {
     const entry = this.entries.get(key);
-    return entry && entry.epoch === this.runner.leaderEpoch ? entry.value : undefined;
+    return entry && entry.epoch === this.runner.cacheEpoch ? entry.value : undefined;
+  }
+
+  /**
+   * The cached value, else a load. A standby first waits for a freshness check; when
+   * freshness cannot be known it reads without the cache.
+   */
+  async read(
+    key: string,
+    fetch: () => Promise<V | undefined>,
+    keep?: (value: V) => boolean,
+  ): Promise<V | undefined> {
+    if (!this.runner.isLeader && !(await this.runner.fresh(this.projection.name))) return fetch();
+    return this.get(key) ?? this.load(key, fetch, keep);
   }
 
   /**
@@ -68,11 +83,11 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
     fetch: () => Promise<V | undefined>,
     keep: (value: V) => boolean = () => true,
   ): Promise<V | undefined> {
-    const epoch = this.runner.leaderEpoch;
+    const epoch = this.runner.cacheEpoch;
     const generation = this.generation;
     const value = await fetch();
     const unchanged =
-      epoch !== undefined && epoch === this.runner.leaderEpoch && generation === this.generation;
+      epoch !== undefined && epoch === this.runner.cacheEpoch && generation === this.generation;
     if (value !== undefined && unchanged && keep(value)) {
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(key, { value, epoch });

@@ -103,8 +103,8 @@ export async function loadPlacement(db: Db): Promise<Placement> {
 }
 
 /**
- * Token lookups for every gated request and every waiting user's poll, cached in the
- * projection leader (LeaderCache): a token's row until one of its events is applied, and
+ * Token lookups for every gated request and every waiting user's poll, cached in every
+ * process (LeaderCache): a token's row until one of its events is applied, and
  * the placement (which places every waiting token) until the next admission, expiry or
  * queue event.
  */
@@ -118,13 +118,11 @@ export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
     (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(deps.db, tokenId)));
+    const row = await rows.read(tokenId, () => fetchToken(deps.db, tokenId));
     if (!row) return undefined;
     if (row.status !== 'hold' || row.queue_number === null)
       return toTokenView(row, { admitted: 0, holes: [] }, now);
-    const placement =
-      placements.get('placement') ??
-      (await placements.load('placement', () => loadPlacement(deps.db)));
+    const placement = await placements.read('placement', () => loadPlacement(deps.db));
     return toTokenView(row, placement!, now);
   };
 }

@@ -19,7 +19,12 @@ afterAll(() => system.drop());
  */
 function leaderStub() {
   const applied = new Subject<{ projection: string; events: readonly ParsedEvent[] }>();
-  const runner = { applied, leaderEpoch: 1 } as unknown as ProjectionRunner;
+  const runner = {
+    applied,
+    cacheEpoch: 1,
+    isLeader: true,
+    follow: () => undefined,
+  } as unknown as ProjectionRunner;
   const apply = (projection: string, type: string, data: Record<string, unknown>) =>
     applied.next({ projection, events: [{ type, data } as unknown as ParsedEvent] });
   return { runner, apply };
