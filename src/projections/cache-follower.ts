@@ -154,9 +154,7 @@ export class CacheFollower {
         await running;
         continue;
       }
-      const run = this.dispatch(name, at, target, resets).finally(() =>
-        this.catching.delete(name),
-      );
+      const run = this.dispatch(name, at, target, resets).finally(() => this.catching.delete(name));
       this.catching.set(name, run);
       await run;
     }
@@ -175,7 +173,8 @@ export class CacheFollower {
       if (resets !== this.resets) return;
       const events = read.filter((event) => comparePositions(event.position, to) <= 0);
       if (read.length > gapLimit) this.deps.emit({ projection: this.deps.clearAll, events: [] });
-      else if (events.length > 0) this.deps.emit({ projection: name, events: events.map(parseRecorded) });
+      else if (events.length > 0)
+        this.deps.emit({ projection: name, events: events.map(parseRecorded) });
       this.dispatched.set(name, to);
     } catch (error) {
       // What the caches missed is unknown: start over (every entry of this epoch is dropped).

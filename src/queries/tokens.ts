@@ -150,10 +150,7 @@ export async function queueLength(
     .selectFrom('queue_stats')
     .select(['issued_count', 'admitted_count'])
     .select((eb) =>
-      eb
-        .selectFrom('queue_holes')
-        .select(eb.fn.countAll<string>().as('holes'))
-        .as('holes'),
+      eb.selectFrom('queue_holes').select(eb.fn.countAll<string>().as('holes')).as('holes'),
     )
     .where('id', '=', 1)
     .executeTakeFirst();
