@@ -65,7 +65,8 @@ export class ProjectionRunner {
   >();
   private readonly stopping = new AbortController();
   private readonly progress: ProjectionProgress;
-  private readonly follower: CacheFollower;
+  /** Keeps this process's caches current while another process leads. */
+  readonly follower: CacheFollower;
   private leaderClient: pg.PoolClient | undefined;
   private leaderLost: AbortController | undefined;
   private running: Promise<void> | undefined;
@@ -75,6 +76,9 @@ export class ProjectionRunner {
   private readonly appliedBatches = new Subject<AppliedBatch>();
   /** Each batch right after it committed, before read-your-writes waiters see the new checkpoint. */
   readonly applied: Observable<AppliedBatch> = this.appliedBatches.asObservable();
+  private readonly applyingBatches = new Subject<AppliedBatch & { done: Promise<unknown> }>();
+  /** Each batch as its transaction starts, with its end: nothing loaded meanwhile is kept. */
+  readonly applying = this.applyingBatches.asObservable();
   private leadership = 0;
 
   /** Changes with each spell of leading or following: cache entries never outlive one. */
@@ -97,16 +101,6 @@ export class ProjectionRunner {
       clearAll: readModelsSwapped,
       ...(deps.log ? { log: deps.log } : {}),
     });
-  }
-
-  /** A cache of `projection` exists here: a standby follows it (cache-follower.ts). */
-  follow(projection: Projection): void {
-    this.follower.follow(projection);
-  }
-
-  /** True once the caches of `projection` reflect every batch committed before the call. */
-  fresh(projection: string): Promise<boolean> {
-    return this.isLeader ? Promise.resolve(true) : this.follower.fresh(projection);
   }
 
   get isLeader(): boolean {
@@ -237,10 +231,13 @@ export class ProjectionRunner {
       // The read-model change and the checkpoint commit together, so a crash between
       // them cannot apply a batch twice or lose one; a checkpoint that another leader
       // already moved past rolls the batch back.
-      await db.transaction().execute(async (trx) => {
+      const done = db.transaction().execute(async (trx) => {
         await applyParsed(projection, events, trx);
         await save(trx);
       });
+      // Before the commit: another process may see it (and answer its 2xx) before `applied`.
+      this.applyingBatches.next({ projection: projection.name, events, done });
+      await done;
       persisted = true;
     } else if (heartbeat) {
       await save(db);

@@ -13,6 +13,8 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
   private readonly entries = new Map<string, { value: V; epoch: number }>();
   /** Moves whenever a batch drops something: a value loaded across a drop is not kept. */
   private generation = 0;
+  /** Leader batches between the start of their transaction and its end. */
+  private inFlight = 0;
 
   constructor(
     private readonly runner: ProjectionRunner,
@@ -22,36 +24,54 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
      * cannot be tied to a key yet (what it belongs to is learnt by a load still in
      * flight): nothing cached is affected, but no load overlapping it is kept.
      */
-    invalidate: (event: ParsedEvent<T>) => readonly string[] | 'all' | 'unplaceable',
+    private readonly invalidate: (
+      event: ParsedEvent<T>,
+    ) => readonly string[] | 'all' | 'unplaceable',
     private readonly limit = 100_000,
   ) {
-    runner.follow(projection);
+    runner.follower.follow(projection);
+    // A batch about to commit: drop its keys now, and keep no load until it has ended (a
+    // process that sees the commit first may answer its 2xx before `applied` runs here).
+    runner.applying.subscribe(({ projection: name, events, done }) => {
+      if (name !== projection.name) return;
+      this.inFlight++;
+      this.drop(events);
+      this.generation++;
+      const end = () => {
+        this.inFlight--;
+        this.generation++;
+      };
+      done.then(end, end);
+    });
     runner.applied.subscribe((batch) => {
       if (batch.projection === readModelsSwapped) {
         // A rebuild swapped a table in (here or in another process): nothing cached holds.
         this.entries.clear();
         this.generation++;
-        return;
+      } else if (batch.projection === projection.name && this.drop(batch.events)) {
+        this.generation++;
       }
-      if (batch.projection !== projection.name) return;
-      let dropped = false;
-      for (const event of batch.events) {
-        if (!handledBy(projection, event)) continue;
-        const keys = invalidate(event);
-        if (keys === 'all') {
-          this.entries.clear();
-          this.generation++;
-          return;
-        }
-        if (keys === 'unplaceable') {
-          dropped = true;
-          continue;
-        }
-        for (const key of keys) this.entries.delete(key);
-        dropped ||= keys.length > 0;
-      }
-      if (dropped) this.generation++;
     });
+  }
+
+  /** Drops what `events` change; true when that may matter to a load in flight. */
+  private drop(events: readonly ParsedEvent[]): boolean {
+    let dropped = false;
+    for (const event of events) {
+      if (!handledBy(this.projection, event)) continue;
+      const keys = this.invalidate(event);
+      if (keys === 'all') {
+        this.entries.clear();
+        return true;
+      }
+      if (keys === 'unplaceable') {
+        dropped = true;
+        continue;
+      }
+      for (const key of keys) this.entries.delete(key);
+      dropped ||= keys.length > 0;
+    }
+    return dropped;
   }
 
   get(key: string): V | undefined {
@@ -68,7 +88,8 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
     fetch: () => Promise<V | undefined>,
     keep?: (value: V) => boolean,
   ): Promise<V | undefined> {
-    if (!this.runner.isLeader && !(await this.runner.fresh(this.projection.name))) return fetch();
+    const { follower, isLeader } = this.runner;
+    if (!isLeader && !(await follower.fresh(this.projection.name))) return fetch();
     return this.get(key) ?? this.load(key, fetch, keep);
   }
 
@@ -85,9 +106,13 @@ export class LeaderCache<V, T extends DomainEventType = DomainEventType> {
   ): Promise<V | undefined> {
     const epoch = this.runner.cacheEpoch;
     const generation = this.generation;
+    const quiet = this.inFlight === 0;
     const value = await fetch();
     const unchanged =
-      epoch !== undefined && epoch === this.runner.cacheEpoch && generation === this.generation;
+      quiet &&
+      epoch !== undefined &&
+      epoch === this.runner.cacheEpoch &&
+      generation === this.generation;
     if (value !== undefined && unchanged && keep(value)) {
       if (this.entries.size >= this.limit) this.entries.delete(this.entries.keys().next().value!);
       this.entries.set(key, { value, epoch });
