@@ -1,9 +1,15 @@
 import { sql } from 'kysely';
+import type pg from 'pg';
 import { parseRecorded } from '../events/domain-event.js';
-import { comparePositions, type EventStore, type Position } from '../events/store/port.js';
+import {
+  comparePositions,
+  parsePosition,
+  type EventStore,
+  type Position,
+} from '../events/store/port.js';
 import { sleep } from '../infrastructure/sleep.js';
 import { intervals } from '../policies.js';
-import { toPosition } from './checkpoints.js';
+import { appliedChannel, toPosition } from './checkpoints.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
 
@@ -15,6 +21,7 @@ interface Dispatched {
 
 interface FollowerDeps {
   readonly db: Db;
+  readonly pool: pg.Pool;
   readonly store: EventStore;
   /** Hands a batch to this process's caches; `clearAll` is the notice that clears every cache. */
   readonly emit: (batch: Dispatched) => void;
@@ -45,6 +52,10 @@ export class CacheFollower {
   private readonly followed = new Map<string, Projection>();
   private readonly dispatched = new Map<string, Position>();
   private readonly catching = new Map<string, Promise<void>>();
+  /** The furthest checkpoint heard of per projection: one catch-up reads up to it. */
+  private readonly wanted = new Map<string, Position>();
+  private listener: Promise<pg.PoolClient> | undefined;
+  private closed = false;
   private tables: string | undefined;
   private epochValue: number | undefined;
   /** Moves on every reset: work begun before one must not touch what came after. */
@@ -69,6 +80,7 @@ export class CacheFollower {
     this.resets++;
     this.epochValue = undefined;
     this.dispatched.clear();
+    this.wanted.clear();
     this.tables = undefined;
   }
 
@@ -77,6 +89,7 @@ export class CacheFollower {
    * call; false when that cannot be known (the caller then reads without the cache).
    */
   async fresh(name: string): Promise<boolean> {
+    this.listen();
     const resets = this.resets;
     try {
       const checked = await this.check();
@@ -145,6 +158,8 @@ export class CacheFollower {
   }
 
   private async catchUp(name: string, target: Position, resets: number): Promise<boolean> {
+    const wanted = this.wanted.get(name);
+    if (!wanted || comparePositions(target, wanted) > 0) this.wanted.set(name, target);
     for (;;) {
       const at = this.dispatched.get(name);
       if (resets !== this.resets || !at) return false;
@@ -154,7 +169,9 @@ export class CacheFollower {
         await running;
         continue;
       }
-      const run = this.dispatch(name, at, target, resets).finally(() => this.catching.delete(name));
+      const run = this.dispatch(name, at, this.wanted.get(name)!, resets).finally(() =>
+        this.catching.delete(name),
+      );
       this.catching.set(name, run);
       await run;
     }
@@ -181,5 +198,45 @@ export class CacheFollower {
       if (resets === this.resets) this.reset();
       throw error;
     }
+  }
+
+  /**
+   * The leader's checkpoint saves NOTIFY here (checkpoints.ts): catch up at once rather
+   * than in the next read's path. Only speed depends on it: a lost notification is caught
+   * by the freshness check, and a dropped connection is reopened by the next read.
+   */
+  private listen(): void {
+    if (this.listener || this.closed) return;
+    const listening = (async () => {
+      const client = await this.deps.pool.connect();
+      client.on('notification', ({ payload }) => {
+        const [name, position] = (payload ?? '').split(' ');
+        const target = position ? parsePosition(position) : undefined;
+        if (!name || !target || !this.dispatched.has(name)) return;
+        this.catchUp(name, target, this.resets).catch((error: unknown) =>
+          this.deps.log?.error(error, 'cache follower: catch-up failed'),
+        );
+      });
+      client.on('error', () => this.unlisten(listening, client));
+      await client.query(`LISTEN ${appliedChannel}`);
+      return client;
+    })();
+    this.listener = listening;
+    listening.catch(() => {
+      if (this.listener === listening) this.listener = undefined;
+    });
+  }
+
+  private unlisten(listening: Promise<pg.PoolClient>, client: pg.PoolClient): void {
+    if (this.listener !== listening) return;
+    this.listener = undefined;
+    client.release(true);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const listening = this.listener;
+    const client = await listening?.catch(() => undefined);
+    if (listening && client) this.unlisten(listening, client);
   }
 }

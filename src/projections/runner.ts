@@ -96,6 +96,7 @@ export class ProjectionRunner {
     this.changes = this.progress.changes;
     this.follower = new CacheFollower({
       db: deps.db,
+      pool: deps.pool,
       store: deps.store,
       emit: (batch) => this.appliedBatches.next(batch),
       clearAll: readModelsSwapped,
@@ -294,5 +295,6 @@ export class ProjectionRunner {
     this.stopping.abort();
     this.progress.complete();
     await this.running;
+    await this.follower.close();
   }
 }

@@ -1,3 +1,4 @@
+import { filter, firstValueFrom } from 'rxjs';
 import { holdSeat } from '../../src/commands/hold-seat.js';
 import { loadConfig } from '../../src/config.js';
 import { projections } from '../../src/projections/index.js';
@@ -63,6 +64,27 @@ describe("a standby's caches", () => {
     expect(after).not.toContain(seats[0]!.seatId);
     // The batch dropped the entry; the reload read the table as it is.
     expect(after).toEqual([seats[1]!.seatId]);
+  });
+
+  it("hear of the leader's batches (NOTIFY) and catch up before any read asks", async () => {
+    const { date, seats } = await scheduleTestConcert(leader, 2);
+    await settleProjections(leader);
+    const seatsJson = createAvailableSeatsJson(standby);
+    await seatsJson(date.concertTimeId);
+    const heard = firstValueFrom(
+      standby.runner.applied.pipe(
+        filter(
+          (batch) =>
+            batch.projection === 'available-seats' &&
+            batch.events.some(
+              (event) => 'seatId' in event.data && event.data.seatId === seats[0]!.seatId,
+            ),
+        ),
+      ),
+    );
+    await holdOnLeader(date.concertTimeId, seats[0]!.seatId);
+    // Resolves only if the standby dispatched the hold with no read of its own.
+    expect((await heard).events).toHaveLength(1);
   });
 
   it('drop a date that sells out on the leader', async () => {
