@@ -28,7 +28,7 @@ export async function queueOperation(
   const roll = random();
   const first = firstQueueSettings({ MAX_ACTIVE_TOKENS: simulatedMaxActive });
   const settings = (changes: Partial<QueueSettings>) =>
-    changeQueueSettings({ store, clock, firstQueueSettings: first }, changes);
+    changeQueueSettings({ store, clock, pool: system.pool, firstQueueSettings: first }, changes);
   if (roll < 0.45) {
     await issueToken({ store, clock }, pick(users));
   } else if (roll < 0.75) {

@@ -54,6 +54,13 @@ export const commandRetries = {
 } as const;
 
 /**
+ * How long an operator's queue settings change waits for a running admission round to end
+ * (settings change only between rounds): a round waits up to 10 s for the tokens read
+ * model and then admits at most 1,000 tokens; past this the change answers 503, retryable.
+ */
+export const settingsLockWaitMs = 20_000;
+
+/**
  * How many pending payments one recovery pass takes on, oldest first: bounds a pass's
  * length after a mass crash; the rest wait for the next pass.
  */

@@ -1,4 +1,5 @@
 import { decideQueue, queueKind, queueStream, type QueueState } from '../deciders/queue.js';
+import type pg from 'pg';
 import type { QueueSettings } from '../events/queue.js';
 import { foldEvents } from '../events/event.js';
 import { WrongExpectedVersionError, type EventStore } from '../events/store/port.js';
@@ -6,7 +7,8 @@ import type { Clock } from './clock.js';
 import { isRefusal } from './decision.js';
 import { handleCommand } from './handle-command.js';
 import { writtenBy, type Written } from './written.js';
-import { commandRetries } from '../policies.js';
+import { advisoryLocks, withAdvisoryLock } from '../infrastructure/advisory-locks.js';
+import { commandRetries, settingsLockWaitMs } from '../policies.js';
 
 export interface QueueDeps {
   readonly store: EventStore;
@@ -75,23 +77,34 @@ export function overriddenFirstValues(recorded: QueueSettings, first: QueueSetti
     );
 }
 
+/**
+ * An operator's change, appended while holding the admission lock (admission.ts): an
+ * admission round reads the settings once and admits under them, so a change may only
+ * commit between rounds, never during one. It waits for a running round to end.
+ */
 export async function changeQueueSettings(
-  deps: QueueDeps,
+  deps: QueueDeps & { readonly pool: pg.Pool },
   changes: Partial<QueueSettings>,
 ): Promise<{ state: QueueState; written: Written }> {
-  const handled = await handleCommand(
-    deps.store,
-    queueStream,
-    queueKind,
-    (state) =>
-      decideQueue(
-        {
-          type: 'ChangeQueueSettings',
-          data: { changes, first: deps.firstQueueSettings, now: deps.clock().toISOString() },
-        },
-        state,
+  const handled = await withAdvisoryLock(
+    deps.pool,
+    advisoryLocks.admission,
+    settingsLockWaitMs,
+    () =>
+      handleCommand(
+        deps.store,
+        queueStream,
+        queueKind,
+        (state) =>
+          decideQueue(
+            {
+              type: 'ChangeQueueSettings',
+              data: { changes, first: deps.firstQueueSettings, now: deps.clock().toISOString() },
+            },
+            state,
+          ),
+        { retries: commandRetries.queue },
       ),
-    { retries: commandRetries.queue },
   );
   return { state: handled.state, written: writtenBy(handled) };
 }

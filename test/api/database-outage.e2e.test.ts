@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { pino } from 'pino';
 import {
   adminKey,
   createConcert,
@@ -8,8 +9,11 @@ import {
 } from '../support/api.js';
 
 let api: TestApi;
+/** What the server logged at error level: a 500's cause, shown when the test fails. */
+const serverErrors: string[] = [];
 beforeAll(async () => {
-  api = await startTestApi({ MAX_CHARGE_AMOUNT: '1000000' });
+  const logger = pino({ level: 'error' }, { write: (line: string) => serverErrors.push(line) });
+  api = await startTestApi({ MAX_CHARGE_AMOUNT: '1000000' }, { logger });
 });
 afterAll(() => api.close());
 
@@ -26,10 +30,10 @@ async function terminateBackends(admin: pg.Client, database: string): Promise<nu
 function expectServedOrUnavailable(response: HttpResponse, okStatuses: readonly number[]) {
   if (okStatuses.includes(response.statusCode)) return 'ok';
   // Never a 500 or a dropped socket: a clean 503 the client can retry.
-  expect({ status: response.statusCode, body: response.body }).toEqual({
-    status: 503,
-    body: response.body,
-  });
+  if (response.statusCode !== 503)
+    throw new Error(
+      `${response.statusCode} ${response.body}\nserver logged:\n${serverErrors.join('\n')}`,
+    );
   expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
   expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
   expect(response.json<{ code: string }>().code).toBe('SERVICE_UNAVAILABLE');

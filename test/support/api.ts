@@ -1,6 +1,7 @@
 import { admitWaitingTokens } from '../../src/commands/admission.js';
 import { tokensProjectionTypes } from '../../src/commands/queue-opening.js';
 import { firstQueueSettings } from '../../src/commands/queue-settings.js';
+import type { FastifyBaseLogger } from 'fastify';
 import { buildApp, type App } from '../../src/api/app.js';
 import { startTestSystem, TestClock, type TestSystem } from './system.js';
 
@@ -37,12 +38,15 @@ export interface TestApi {
   close(): Promise<void>;
 }
 
-export async function startTestApi(env: Record<string, string> = {}): Promise<TestApi> {
+export async function startTestApi(
+  env: Record<string, string> = {},
+  options: { logger?: FastifyBaseLogger } = {},
+): Promise<TestApi> {
   const system = await startTestSystem(
     { MAX_ACTIVE_TOKENS: '1000', ...env },
     { clock: new TestClock(Date.now()) },
   );
-  const app = await buildApp({ system, adminApiKey: adminKey });
+  const app = await buildApp({ system, adminApiKey: adminKey, ...options });
   const baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
   const inject = async (request: HttpRequest): Promise<HttpResponse> => {
     const headers: Record<string, string> = { ...request.headers };

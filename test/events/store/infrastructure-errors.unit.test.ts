@@ -1,3 +1,4 @@
+import { runInNewContext } from 'node:vm';
 import pg from 'pg';
 import { isInfrastructureError } from '../../../src/events/store/infrastructure-errors.js';
 import { DomainError } from '../../../src/commands/errors.js';
@@ -11,6 +12,9 @@ describe('what counts as an infrastructure error (503, never a business outcome)
     const terminated = new pg.DatabaseError('terminating connection', 0, 'error');
     terminated.code = '57P01';
     expect(isInfrastructureError(terminated)).toBe(true);
+    const lockWait = new pg.DatabaseError('canceling statement due to lock timeout', 0, 'error');
+    lockWait.code = '55P03';
+    expect(isInfrastructureError(lockWait)).toBe(true);
   });
 
   it('recognises a query written to a connection the server already closed', () => {
@@ -18,6 +22,20 @@ describe('what counts as an infrastructure error (503, never a business outcome)
       expect(isInfrastructureError(Object.assign(new Error('write after end'), { code }))).toBe(
         true,
       );
+  });
+
+  it("recognises an error made in another realm (Node's own socket errors under Jest's VM)", () => {
+    // Seen in the database-outage test: `read ECONNRESET` from pg-pool, a 500 instead of 503,
+    // because the error's class was not this realm's Error.
+    const foreign = runInNewContext(
+      'Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET", errno: -104 })',
+    ) as unknown;
+    expect(foreign instanceof Error).toBe(false);
+    expect(isInfrastructureError(foreign)).toBe(true);
+    const foreignTerminated: unknown = runInNewContext(
+      'new Error("Connection terminated unexpectedly")',
+    );
+    expect(isInfrastructureError(foreignTerminated)).toBe(true);
   });
 
   it('looks through a wrapping error to its cause', () => {
