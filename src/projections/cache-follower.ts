@@ -54,7 +54,8 @@ export class CacheFollower {
   private readonly catching = new Map<string, Promise<void>>();
   /** The furthest checkpoint heard of per projection: one catch-up reads up to it. */
   private readonly wanted = new Map<string, Position>();
-  private listener: Promise<pg.PoolClient> | undefined;
+  /** Resolves to the listening connection's release. */
+  private listener: Promise<() => void> | undefined;
   private closed = false;
   private tables: string | undefined;
   private epochValue: number | undefined;
@@ -209,17 +210,22 @@ export class CacheFollower {
     if (this.listener || this.closed) return;
     const listening = (async () => {
       const client = await this.deps.pool.connect();
-      client.on('notification', ({ payload }) => {
-        const [name, position] = (payload ?? '').split(' ');
-        const target = position ? parsePosition(position) : undefined;
-        if (!name || !target || !this.dispatched.has(name)) return;
-        this.catchUp(name, target, this.resets).catch((error: unknown) =>
-          this.deps.log?.error(error, 'cache follower: catch-up failed'),
-        );
+      let released = false;
+      // Once per client, whichever comes first: an error, a failed LISTEN or close().
+      const release = () => {
+        if (this.listener === listening) this.listener = undefined;
+        if (released) return;
+        released = true;
+        client.release(true);
+      };
+      client.on('notification', ({ payload }) => this.heard(payload));
+      client.on('error', release);
+      await client.query(`LISTEN ${appliedChannel}`).catch((error: unknown) => {
+        release();
+        throw error;
       });
-      client.on('error', () => this.unlisten(listening, client));
-      await client.query(`LISTEN ${appliedChannel}`);
-      return client;
+      if (this.closed) release();
+      return release;
     })();
     this.listener = listening;
     listening.catch(() => {
@@ -227,16 +233,18 @@ export class CacheFollower {
     });
   }
 
-  private unlisten(listening: Promise<pg.PoolClient>, client: pg.PoolClient): void {
-    if (this.listener !== listening) return;
-    this.listener = undefined;
-    client.release(true);
+  private heard(payload: string | undefined): void {
+    const [name, position] = (payload ?? '').split(' ');
+    const target = position ? parsePosition(position) : undefined;
+    if (!name || !target || !this.dispatched.has(name)) return;
+    this.catchUp(name, target, this.resets).catch((error: unknown) =>
+      this.deps.log?.error(error, 'cache follower: catch-up failed'),
+    );
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const listening = this.listener;
-    const client = await listening?.catch(() => undefined);
-    if (listening && client) this.unlisten(listening, client);
+    const release = await this.listener?.catch(() => undefined);
+    release?.();
   }
 }
