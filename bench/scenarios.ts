@@ -6,6 +6,7 @@ import { transactionCounter } from './transactions.js';
 import { eta } from './eta.js';
 import { admittedTokens, check, round, seedSeats, size, startWriteOnlySystem } from './fixtures.js';
 import { queries } from './queries.js';
+import { processes } from './processes.js';
 import { queue } from './queue.js';
 import { drive, percentile, startServer } from './support.js';
 import { measureWaiting, waitingFigures, type WaitingRun } from './waiting.js';
@@ -283,5 +284,6 @@ export const scenarios: Readonly<Record<string, Scenario>> = {
   projection,
   eta,
   waiting,
+  processes,
 };
 export { percentile };

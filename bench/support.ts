@@ -101,7 +101,7 @@ export async function startServer(
     },
   );
   const baseUrl = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the server exited with ${child.exitCode}`);
     const ok = await fetch(`${baseUrl}/healthz`).then(
@@ -109,7 +109,11 @@ export async function startServer(
       () => false,
     );
     if (ok) break;
-    if (Date.now() > deadline) throw new Error('the server did not start within 60 s');
+    if (Date.now() > deadline) {
+      // Never leave it running behind a failed scenario (it would load the next one).
+      child.kill('SIGKILL');
+      throw new Error('the server did not start within 120 s');
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {

@@ -1,3 +1,5 @@
+import { sql } from 'kysely';
+import { coalesce } from '../infrastructure/coalesce.js';
 import type { Db, TokenTable } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import { tokensProjection } from '../projections/tokens.js';
@@ -74,7 +76,7 @@ export function toTokenView(row: TokenRow, placement: Placement, now: Date): Tok
   };
 }
 
-async function fetchToken(db: Db, tokenId: string): Promise<TokenRow | undefined> {
+async function fetchTokens(db: Db, tokenIds: readonly string[]): Promise<TokenRow[]> {
   return db
     .selectFrom('tokens')
     .innerJoin('queue_stats', (join) => join.on('queue_stats.id', '=', 1))
@@ -92,19 +94,68 @@ async function fetchToken(db: Db, tokenId: string): Promise<TokenRow | undefined
       // time it opened while the draw is pending.
       eb.fn.coalesce('queue_draws.opened_at', 'queue_stats.opens_at').as('opens_at'),
     ])
-    .where('tokens.token_id', '=', tokenId)
-    .executeTakeFirst();
+    .where('tokens.token_id', 'in', tokenIds)
+    .execute();
 }
 
-export async function loadPlacement(db: Db): Promise<Placement> {
-  const { admitted } = await queueLength(db);
-  const holes = await db.selectFrom('queue_holes').select('number').orderBy('number').execute();
-  return { admitted, holes: holes.map((hole) => Number(hole.number)) };
+/** One batcher per database, shared by every lookup on it (coalesce.ts). */
+function perDatabase<In, Out>(
+  flush: (db: Db, inputs: readonly In[]) => Promise<readonly Out[]>,
+): (db: Db, input: In) => Promise<Out> {
+  const batchers = new WeakMap<Db, (input: In) => Promise<Out>>();
+  return (db, input) => {
+    let batcher = batchers.get(db);
+    if (!batcher) {
+      batcher = coalesce((inputs: readonly In[]) => flush(db, inputs));
+      batchers.set(db, batcher);
+    }
+    return batcher(input);
+  };
 }
 
 /**
- * Token lookups for every gated request and every waiting user's poll, cached in every
- * process (LeaderCache): a token's row until one of its events is applied, and
+ * A token row by id. The lookups that arrive while one read is in flight go together in
+ * the next: a burst of joins released by one projection batch, or of first lookups,
+ * costs one query, not one each.
+ */
+const fetchToken = perDatabase(async (db, tokenIds: readonly string[]) => {
+  const rows = await fetchTokens(db, [...new Set(tokenIds)]);
+  const byId = new Map(rows.map((row) => [row.token_id, row]));
+  return tokenIds.map((tokenId): TokenRow | undefined => byId.get(tokenId));
+});
+
+async function readPlacement(db: Db): Promise<Placement> {
+  const row = await db
+    .selectFrom('queue_stats')
+    .select('admitted_count')
+    .select((eb) =>
+      eb
+        .selectFrom('queue_holes')
+        .select(sql<string[]>`coalesce(array_agg(number::text ORDER BY number), '{}')`.as('holes'))
+        .as('holes'),
+    )
+    .where('id', '=', 1)
+    .executeTakeFirst();
+  return {
+    admitted: Number(row?.admitted_count ?? 0),
+    holes: (row?.holes ?? []).map(Number),
+  };
+}
+
+const placementOf = perDatabase(async (db, calls: readonly null[]) => {
+  const placement = await readPlacement(db);
+  return calls.map(() => placement);
+});
+
+/**
+ * The admitted count and every hole, ascending, in one statement. After an admission
+ * every waiting lookup misses the cached placement at once: one read serves them all.
+ */
+export const loadPlacement = (db: Db): Promise<Placement> => placementOf(db, null);
+
+/**
+ * Token lookups for every gated request and every waiting user's poll, cached in the
+ * projection leader (LeaderCache): a token's row until one of its events is applied, and
  * the placement (which places every waiting token) until the next admission, expiry or
  * queue event.
  */

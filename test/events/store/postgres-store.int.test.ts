@@ -138,6 +138,39 @@ describe('PostgreSQL event store', () => {
     await otherPool.end();
   });
 
+  it("does not wake its own subscribers again when its NOTIFY echoes back on its LISTEN", async () => {
+    // Each log read is counted: the echo of the store's own NOTIFY (which carries no
+    // event types) used to wake every subscriber for a read, whatever types it reads.
+    const countedPool = createPool(database!.url, 4);
+    let logReads = 0;
+    const query = countedPool.query.bind(countedPool) as (...args: unknown[]) => unknown;
+    (countedPool as unknown as { query: (...args: unknown[]) => unknown }).query = (
+      ...args: unknown[]
+    ) => {
+      if (typeof args[0] === 'string' && args[0].includes('pg_snapshot_xmin')) logReads++;
+      return query(...args);
+    };
+    const store = await PostgresEventStore.create(countedPool, { pollIntervalMs: 60_000 });
+    const kind = `echo${randomUUID().slice(0, 8)}-`;
+    const wanted = firstValueFrom(
+      store
+        .subscribeToAll({ filter: { eventTypes: [`${kind}Wanted`] } })
+        .pipe(take(1), timeout(5000), toArray()),
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const readsBefore = logReads;
+    for (let i = 0; i < 10; i++)
+      await store.appendToStream(`${kind}${i}`, [{ type: `${kind}Other`, data: {} }]);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(logReads).toBe(readsBefore);
+    // An append of a type it reads still wakes it at once.
+    const appended = await store.appendToStream(`${kind}w`, [{ type: `${kind}Wanted`, data: {} }]);
+    const [event] = await wanted;
+    expect(comparePositions(event!.position, appended.position)).toBe(0);
+    await store.close();
+    await countedPool.end();
+  });
+
   it('reports the position of the last committed event as the head', async () => {
     const store = await PostgresEventStore.create(pool);
     const appended = await store.appendToStream(`head-${randomUUID()}`, [

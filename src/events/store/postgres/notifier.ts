@@ -1,8 +1,23 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Subject } from 'rxjs';
 import { comparePositions, formatPosition, parsePosition, type Position } from '../port.js';
 
 const notifyChannel = 'es_events';
+/**
+ * A NOTIFY's payload: the position, then the sending notifier's id. A notifier skips its
+ * own NOTIFY when it comes back on its LISTEN: `announce` already woke its subscribers
+ * with the event types, and the bare echo would wake every subscriber, whatever its
+ * types, for one more read of the log each.
+ */
+const formatPayload = (position: Position, sender: string) => `${formatPosition(position)};${sender}`;
+
+/** The position of a payload, unless `self` sent it; a bare position is a peer's. */
+export function parsePayload(payload: string, self: string): Position | undefined {
+  const [position = '', sender] = payload.split(';');
+  return sender === self ? undefined : parsePosition(position);
+}
+
 /** LISTEN clients already given back to the pool (a second release throws). */
 const released = new WeakSet<pg.PoolClient>();
 
@@ -22,6 +37,7 @@ export class AppendNotifier {
   private notifyPending: Position | undefined;
   private notifying = false;
   private closed = false;
+  private readonly id = randomUUID();
 
   constructor(private readonly pool: pg.Pool) {}
 
@@ -41,7 +57,7 @@ export class AppendNotifier {
         const pending = this.notifyPending;
         this.notifyPending = undefined;
         await this.pool
-          .query('SELECT pg_notify($1, $2)', [notifyChannel, formatPosition(pending)])
+          .query('SELECT pg_notify($1, $2)', [notifyChannel, formatPayload(pending, this.id)])
           // A lost NOTIFY only delays other processes until their next poll.
           .catch(() => undefined);
       }
@@ -53,7 +69,7 @@ export class AppendNotifier {
     this.listener ??= (async () => {
       const client = await this.pool.connect();
       client.on('notification', (message) => {
-        const position = message.payload ? parsePosition(message.payload) : undefined;
+        const position = message.payload ? parsePayload(message.payload, this.id) : undefined;
         if (position) this.committed.next({ position });
       });
       client.on('error', (error) => {
