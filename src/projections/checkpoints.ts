@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { advisoryLocks } from '../infrastructure/advisory-locks.js';
-import { START, type Position } from '../events/store/port.js';
+import { START, formatPosition, type Position } from '../events/store/port.js';
 import type { Db } from './database.js';
 import { runStatements, type Projection } from './projection.js';
 
@@ -11,9 +11,13 @@ export class LeadershipLostError extends Error {
   }
 }
 
+/** Every checkpoint saved is announced here ("name commit/prepare"), on commit. */
+export const appliedChannel = 'projection_applied';
+
 /**
  * Moves a checkpoint forward, never backwards: an old leader that lost its lock without
  * noticing cannot overwrite a newer leader's progress. False when the row was ahead.
+ * Standbys hear of it (cache-follower.ts) through a NOTIFY sent in the same statement.
  */
 export async function saveCheckpoint(
   executor: Db,
@@ -21,7 +25,8 @@ export async function saveCheckpoint(
   checkpoint: Position,
   eventsApplied: number,
 ): Promise<boolean> {
-  const result = await executor
+  const notice = `${name} ${formatPosition(checkpoint)}`;
+  const saved = await executor
     .updateTable('projection_checkpoints')
     .set((eb) => ({
       commit_position: String(checkpoint.commit),
@@ -33,8 +38,9 @@ export async function saveCheckpoint(
     .where(
       sql<boolean>`(commit_position::numeric, prepare_position::numeric) <= (${String(checkpoint.commit)}::numeric, ${String(checkpoint.prepare)}::numeric)`,
     )
+    .returning(sql<string>`pg_notify(${appliedChannel}, ${notice})`.as('notified'))
     .executeTakeFirst();
-  return result.numUpdatedRows > 0n;
+  return saved !== undefined;
 }
 
 export const toPosition = (row: {

@@ -10,6 +10,7 @@ import { intervals } from '../policies.js';
 import { LeadershipLostError, initProjections, saveCheckpoint, toPosition } from './checkpoints.js';
 import { checkLeadership, tryLeadership } from './leadership.js';
 import { ProjectionProgress } from './progress.js';
+import { CacheFollower, nextEpoch } from './cache-follower.js';
 
 export { saveCheckpoint } from './checkpoints.js';
 
@@ -64,6 +65,8 @@ export class ProjectionRunner {
   >();
   private readonly stopping = new AbortController();
   private readonly progress: ProjectionProgress;
+  /** Keeps this process's caches current while another process leads. */
+  readonly follower: CacheFollower;
   private leaderClient: pg.PoolClient | undefined;
   private leaderLost: AbortController | undefined;
   private running: Promise<void> | undefined;
@@ -73,11 +76,14 @@ export class ProjectionRunner {
   private readonly appliedBatches = new Subject<AppliedBatch>();
   /** Each batch right after it committed, before read-your-writes waiters see the new checkpoint. */
   readonly applied: Observable<AppliedBatch> = this.appliedBatches.asObservable();
+  private readonly applyingBatches = new Subject<AppliedBatch & { done: Promise<unknown> }>();
+  /** Each batch as its transaction starts, with its end: nothing loaded meanwhile is kept. */
+  readonly applying = this.applyingBatches.asObservable();
   private leadership = 0;
 
-  /** Changes every time this process becomes the leader: caches keyed by it never outlive a lapse. */
-  get leaderEpoch(): number | undefined {
-    return this.isLeader ? this.leadership : undefined;
+  /** Changes with each spell of leading or following: cache entries never outlive one. */
+  get cacheEpoch(): number | undefined {
+    return this.isLeader ? this.leadership : this.follower.epoch;
   }
 
   constructor(private readonly deps: RunnerDeps) {
@@ -88,6 +94,14 @@ export class ProjectionRunner {
       log: deps.log,
     });
     this.changes = this.progress.changes;
+    this.follower = new CacheFollower({
+      db: deps.db,
+      pool: deps.pool,
+      store: deps.store,
+      emit: (batch) => this.appliedBatches.next(batch),
+      clearAll: readModelsSwapped,
+      ...(deps.log ? { log: deps.log } : {}),
+    });
   }
 
   get isLeader(): boolean {
@@ -121,7 +135,8 @@ export class ProjectionRunner {
   /** Runs every projection while `client` holds the leader lock, then lets go of it. */
   private async leadWith(client: pg.PoolClient, signal: AbortSignal): Promise<void> {
     this.leaderClient = client;
-    this.leadership++;
+    this.leadership = nextEpoch();
+    this.follower.reset();
     const lost = new AbortController();
     this.leaderLost = lost;
     client.on('error', () => lost.abort());
@@ -217,10 +232,13 @@ export class ProjectionRunner {
       // The read-model change and the checkpoint commit together, so a crash between
       // them cannot apply a batch twice or lose one; a checkpoint that another leader
       // already moved past rolls the batch back.
-      await db.transaction().execute(async (trx) => {
+      const done = db.transaction().execute(async (trx) => {
         await applyParsed(projection, events, trx);
         await save(trx);
       });
+      // Before the commit: another process may see it (and answer its 2xx) before `applied`.
+      this.applyingBatches.next({ projection: projection.name, events, done });
+      await done;
       persisted = true;
     } else if (heartbeat) {
       await save(db);
@@ -277,5 +295,6 @@ export class ProjectionRunner {
     this.stopping.abort();
     this.progress.complete();
     await this.running;
+    await this.follower.close();
   }
 }

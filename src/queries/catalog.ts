@@ -83,7 +83,7 @@ export async function availableSeats(db: Db, concertTimeId: string) {
 
 /**
  * The seat list of a concert time as the JSON the API sends, cached in the projection
- * leader and dropped as soon as a seat event of that time is applied (LeaderCache).
+ * process and dropped as soon as a seat event of that time is applied (LeaderCache).
  * Undefined for an unknown concert time.
  */
 export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunner }) {
@@ -96,8 +96,7 @@ export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunne
   );
   // A time appearing in concert_times comes from another projection: never cache "unknown".
   return async (concertTimeId: string): Promise<string | undefined> =>
-    cache.get(concertTimeId) ??
-    cache.load(concertTimeId, async () =>
+    cache.read(concertTimeId, async () =>
       (await concertTimeExists(deps.db, concertTimeId))
         ? JSON.stringify(await availableSeats(deps.db, concertTimeId))
         : undefined,
@@ -105,7 +104,7 @@ export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunne
 }
 
 /**
- * Future times of a concert that still have seats, soonest first: cached in the projection leader per concert (LeaderCache)
+ * Future times of a concert that still have seats, soonest first: cached per concert (LeaderCache)
  * and filtered by the clock on every call. Undefined for an unknown concert.
  */
 export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner }) {
@@ -145,7 +144,7 @@ export function createAvailableDates(deps: { db: Db; runner: ProjectionRunner })
     return { rows };
   };
   return async (concertId: string, now: Date) => {
-    const found = cache.get(concertId) ?? (await cache.load(concertId, () => load(concertId)));
+    const found = await cache.read(concertId, () => load(concertId));
     return found?.rows.filter(
       (row) => row.availableSeats > 0 && Date.parse(row.concertTime) > now.getTime(),
     );

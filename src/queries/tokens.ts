@@ -169,13 +169,11 @@ export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
     (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
-    const row = rows.get(tokenId) ?? (await rows.load(tokenId, () => fetchToken(deps.db, tokenId)));
+    const row = await rows.read(tokenId, () => fetchToken(deps.db, tokenId));
     if (!row) return undefined;
     if (row.status !== 'hold' || row.queue_number === null)
       return toTokenView(row, { admitted: 0, holes: [] }, now);
-    const placement =
-      placements.get('placement') ??
-      (await placements.load('placement', () => loadPlacement(deps.db)));
+    const placement = await placements.read('placement', () => loadPlacement(deps.db));
     return toTokenView(row, placement!, now);
   };
 }
@@ -203,10 +201,7 @@ export async function queueLength(
     .selectFrom('queue_stats')
     .select(['issued_count', 'admitted_count'])
     .select((eb) =>
-      eb
-        .selectFrom('queue_holes')
-        .select(eb.fn.countAll<string>().as('holes'))
-        .as('holes'),
+      eb.selectFrom('queue_holes').select(eb.fn.countAll<string>().as('holes')).as('holes'),
     )
     .where('id', '=', 1)
     .executeTakeFirst();

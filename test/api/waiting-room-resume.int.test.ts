@@ -11,10 +11,12 @@ import { openSse, type SseEvent } from '../support/sse.js';
 // to the reconnected stream (in the service a new snapshot comes every second).
 const line = (mode: 'open' | 'paused'): LineSnapshot => ({
   settings: { mode, maxActive: 1, admissionsPerMinute: null, opensAt: null },
+  takenAt: Date.now(),
   activeRemaining: [50],
   meanPassSeconds: 60,
   ttlSeconds: 60,
-  recent: { count: 0, spanSeconds: 0 },
+  roundTimes: [],
+  refillLags: [],
   admittedLastMinute: 1,
   admissionIntervalSeconds: 1,
   secondsToOpening: 0,

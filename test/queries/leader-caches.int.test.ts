@@ -19,10 +19,28 @@ afterAll(() => system.drop());
  */
 function leaderStub() {
   const applied = new Subject<{ projection: string; events: readonly ParsedEvent[] }>();
-  const runner = { applied, leaderEpoch: 1 } as unknown as ProjectionRunner;
+  const applying = new Subject<{
+    projection: string;
+    events: readonly ParsedEvent[];
+    done: Promise<unknown>;
+  }>();
+  const runner = {
+    applied,
+    applying,
+    cacheEpoch: 1,
+    isLeader: true,
+    follower: { follow: () => undefined },
+  } as unknown as ProjectionRunner;
   const apply = (projection: string, type: string, data: Record<string, unknown>) =>
     applied.next({ projection, events: [{ type, data } as unknown as ParsedEvent] });
-  return { runner, apply };
+  /** A batch whose transaction has started; it ends when the returned function is called. */
+  const start = (projection: string, type: string, data: Record<string, unknown>) => {
+    let end = () => undefined as void;
+    const done = new Promise<void>((resolve) => (end = resolve));
+    applying.next({ projection, events: [{ type, data } as unknown as ParsedEvent], done });
+    return end;
+  };
+  return { runner, apply, start };
 }
 
 describe('available dates cache', () => {
@@ -46,6 +64,28 @@ describe('available dates cache', () => {
 
     // The sold-out date must not come back from a cache filled by the overlapped load.
     expect(await availableDates(concert.concertId, now)).toEqual([]);
+  });
+});
+
+describe('the available seats cache on the leader', () => {
+  it('keeps nothing loaded while a batch of its projection is being committed', async () => {
+    const { date, seats } = await scheduleTestConcert(system, 2);
+    await settleProjections(system);
+    const { runner, start } = leaderStub();
+    const seatsJson = createAvailableSeatsJson({ db: system.db, runner });
+    const held = { concertTimeId: date.concertTimeId, seatId: seats[0]!.seatId };
+
+    // The batch's transaction is open: a load now reads the seat as it was.
+    const end = start('available-seats', 'SeatHeld', held);
+    expect(JSON.parse((await seatsJson(date.concertTimeId))!)).toHaveLength(2);
+    // It commits: another process can see it and answer its 2xx before `applied` runs here.
+    await system.db
+      .updateTable('seats')
+      .set({ status: 'holding' })
+      .where('seat_id', '=', held.seatId)
+      .execute();
+    expect(JSON.parse((await seatsJson(date.concertTimeId))!)).toHaveLength(1);
+    end();
   });
 });
 
