@@ -1,32 +1,8 @@
 import pg from 'pg';
-import { adminKey } from '../support/api.js';
 import { createTestDatabase } from '../support/database.js';
-import { spawnServer, type ServerProcess } from '../support/server-process.js';
+import { callServer as call, spawnServer, type ServerProcess } from '../support/server-process.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function call(
-  server: ServerProcess,
-  method: string,
-  url: string,
-  options: { token?: string; body?: unknown; admin?: boolean } = {},
-) {
-  const response = await fetch(server.baseUrl + url, {
-    method,
-    headers: {
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...(options.token ? { 'x-queue-token': options.token } : {}),
-      ...(options.admin ? { 'x-admin-key': adminKey } : {}),
-    },
-    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
-  });
-  const text = await response.text();
-  return {
-    status: response.status,
-    behind: response.headers.get('x-read-models-behind'),
-    json: <T>() => JSON.parse(text) as T,
-  };
-}
 
 /** Polls `probe` until it returns a value, or fails after `ms`. */
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {

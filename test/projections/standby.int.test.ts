@@ -1,26 +1,19 @@
-import { loadConfig } from '../../src/config.js';
-import { startSystem, type System } from '../../src/system.js';
+import type { System } from '../../src/system.js';
 import { projectionStatuses } from '../../src/queries/projections.js';
 import { saveCheckpoint } from '../../src/projections/runner.js';
 import { scheduleTestConcert } from '../support/booking.js';
-import { settleProjections, startTestSystem, type TestSystem } from '../support/system.js';
+import {
+  settleProjections,
+  startStandby,
+  startTestSystem,
+  type TestSystem,
+} from '../support/system.js';
 
 let leader: TestSystem;
 let standby: System;
 beforeAll(async () => {
   leader = await startTestSystem();
-  // A second process on the same database that only serves queries: it never leads.
-  standby = await startSystem({
-    config: loadConfig({
-      NODE_ENV: 'test',
-      DATABASE_URL: leader.databaseUrl,
-      LOG_LEVEL: 'silent',
-      DB_POOL_SIZE: '5',
-    }),
-    clock: leader.clock,
-    projections: false,
-    processes: false,
-  });
+  standby = await startStandby(leader);
 });
 afterAll(async () => {
   await standby.close();
@@ -56,9 +49,9 @@ describe('a standby process', () => {
     // It applied the concert's seats, so its checkpoint is past the start of the log.
     expect(BigInt(before.commit_position)).toBeGreaterThan(0n);
     // What an old leader that lost its lock would write: an older position.
-    expect(
-      await saveCheckpoint(leader.db, 'available-seats', { commit: 0n, prepare: 0n }, 1),
-    ).toBe(false);
+    expect(await saveCheckpoint(leader.db, 'available-seats', { commit: 0n, prepare: 0n }, 1)).toBe(
+      false,
+    );
     const after = await leader.db
       .selectFrom('projection_checkpoints')
       .selectAll()

@@ -1,29 +1,22 @@
 import { filter, firstValueFrom } from 'rxjs';
 import { holdSeat } from '../../src/commands/hold-seat.js';
-import { loadConfig } from '../../src/config.js';
 import { projections } from '../../src/projections/index.js';
 import { rebuildProjection } from '../../src/projections/rebuild.js';
 import { createAvailableDates, createAvailableSeatsJson } from '../../src/queries/catalog.js';
-import { startSystem, type System } from '../../src/system.js';
+import type { System } from '../../src/system.js';
 import { scheduleTestConcert } from '../support/booking.js';
-import { settleProjections, startTestSystem, type TestSystem } from '../support/system.js';
+import {
+  settleProjections,
+  startStandby,
+  startTestSystem,
+  type TestSystem,
+} from '../support/system.js';
 
 let leader: TestSystem;
 let standby: System;
 beforeAll(async () => {
   leader = await startTestSystem();
-  // A second process on the same database that never leads: it serves queries only.
-  standby = await startSystem({
-    config: loadConfig({
-      NODE_ENV: 'test',
-      DATABASE_URL: leader.databaseUrl,
-      LOG_LEVEL: 'silent',
-      DB_POOL_SIZE: '5',
-    }),
-    clock: leader.clock,
-    projections: false,
-    processes: false,
-  });
+  standby = await startStandby(leader);
 });
 afterAll(async () => {
   await standby.close();

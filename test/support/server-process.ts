@@ -1,3 +1,4 @@
+import { adminKey } from './api.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
@@ -84,5 +85,29 @@ export async function spawnServer(env: Record<string, string>): Promise<ServerPr
       if (!exited) child.kill('SIGKILL');
       await exit;
     },
+  };
+}
+
+/** One HTTP call to a spawned server: JSON in and out, a queue token or the admin key. */
+export async function callServer(
+  server: ServerProcess,
+  method: string,
+  url: string,
+  options: { token?: string; body?: unknown; admin?: boolean } = {},
+) {
+  const response = await fetch(server.baseUrl + url, {
+    method,
+    headers: {
+      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(options.token ? { 'x-queue-token': options.token } : {}),
+      ...(options.admin ? { 'x-admin-key': adminKey } : {}),
+    },
+    ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+  });
+  const text = await response.text();
+  return {
+    status: response.status,
+    behind: response.headers.get('x-read-models-behind'),
+    json: <T>() => JSON.parse(text) as T,
   };
 }

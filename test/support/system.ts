@@ -62,3 +62,18 @@ export async function settleProjections(system: Pick<System, 'store' | 'runner'>
   );
   if (!caughtUp) throw new Error('projections did not catch up within 30 s');
 }
+
+/** A second process on the leader's database that never leads: it serves queries only. */
+export function startStandby(leader: TestSystem): Promise<System> {
+  return startSystem({
+    config: loadConfig({
+      NODE_ENV: 'test',
+      DATABASE_URL: leader.databaseUrl,
+      LOG_LEVEL: 'silent',
+      DB_POOL_SIZE: '5',
+    }),
+    clock: leader.clock,
+    projections: false,
+    processes: false,
+  });
+}
