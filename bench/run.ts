@@ -61,25 +61,44 @@ try {
   await server.stop();
 }
 
+// A partial run (named scenarios) replaces only its own scenarios' rows: the other rows keep
+// the figures of the run that measured them, each marked with its date.
+type Row = (ScenarioResult | { scenario: string; error: string }) & { measured?: string };
+const resultsFile = smoke ? 'bench/results/smoke.json' : 'bench/results/latest.json';
+const previous: Row[] = (() => {
+  if (smoke || names.length === 0) return [];
+  try {
+    const file = JSON.parse(readFileSync(resultsFile, 'utf8')) as {
+      machine: { date: string };
+      results: Row[];
+    };
+    return file.results.map((row) => ({ ...row, measured: row.measured ?? file.machine.date }));
+  } catch {
+    return [];
+  }
+})();
+const ran = new Set(results.map((result) => result.scenario));
+const merged: Row[] = [
+  ...previous.filter((row) => !ran.has(row.scenario)),
+  ...results.map((result) => ({ ...result, measured: machine.date })),
+];
 mkdirSync('bench/results', { recursive: true });
-writeFileSync(
-  smoke ? 'bench/results/smoke.json' : 'bench/results/latest.json',
-  JSON.stringify({ machine, results }, null, 2) + '\n',
-);
+writeFileSync(resultsFile, JSON.stringify({ machine, results: merged }, null, 2) + '\n');
 
 if (!smoke) {
-  const rows = results.flatMap((result) =>
-    'error' in result
-      ? [`| ${result.scenario} | FAILED: ${result.error} | | | | |`]
+  const rows = merged.flatMap((result) => {
+    const scenario = `${result.scenario}${result.measured && result.measured !== machine.date ? ` (${result.measured.slice(0, 16)})` : ''}`;
+    return 'error' in result
+      ? [`| ${scenario} | FAILED: ${result.error} | | | | |`]
       : result.figures.map((figure) => {
           const ratio =
             figure.baseline !== undefined ? (figure.value / figure.baseline).toFixed(2) : '';
-          return `| ${result.scenario} | ${figure.name} | ${figure.value} ${figure.unit} | ${figure.baseline !== undefined ? `${figure.baseline} ${figure.unit}` : ''} | ${ratio} | ${figure.target ? `${figure.target}: ${figure.met ? 'met' : '**not met**'}` : ''} |`;
-        }),
-  );
+          return `| ${scenario} | ${figure.name} | ${figure.value} ${figure.unit} | ${figure.baseline !== undefined ? `${figure.baseline} ${figure.unit}` : ''} | ${ratio} | ${figure.target ? `${figure.target}: ${figure.met ? 'met' : '**not met**'}` : ''} |`;
+        });
+  });
   const table = [
-    `Measured ${machine.date} on ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}.`,
-    'API, database and load generator share the machine. Each figure is from this one run; baselines ran in the same run.',
+    `${names.length > 0 ? `Scenarios ${names.join(', ')} measured` : 'Measured'} ${machine.date} on ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node ${machine.node}, PostgreSQL ${machine.postgres}.`,
+    'API, database and load generator share the machine. Baselines ran in the same run as their figure; a scenario with a date in brackets kept the figures of that earlier run.',
     '',
     '| scenario | figure | value | baseline | ratio | target |',
     '|---|---|---|---|---|---|',

@@ -12,6 +12,7 @@ import type {
   ReadStreamOptions,
   RecordedEvent,
   StreamAllOptions,
+  StreamAppend,
   SubscribeOptions,
 } from '../src/events/store/port.js';
 
@@ -149,11 +150,20 @@ export class FaultyEventStore implements EventStore {
     throw new InjectedConnectionError('crashed');
   }
 
-  async appendToStream(
+  appendToStream(
     streamName: string,
     events: readonly EventToAppend[],
     options?: { expectedRevision?: ExpectedRevision },
   ): Promise<AppendResult> {
+    return this.write(streamName, () => this.inner.appendToStream(streamName, events, options));
+  }
+
+  /** One draw of faults for the whole call (keyed on its first stream), as for one append. */
+  appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    return this.write(appends[0]?.streamName ?? '', () => this.inner.appendToStreams(appends));
+  }
+
+  private async write<T>(streamName: string, append: () => Promise<T>): Promise<T> {
     this.alive('append', streamName);
     const crashAt = this.crashPoint();
     if (crashAt === 'before') this.die(streamName);
@@ -163,7 +173,7 @@ export class FaultyEventStore implements EventStore {
     if (rule?.fault === 'latency')
       await new Promise((resolve) => setTimeout(resolve, rule.latencyMs ?? 5));
     this.alive('append', streamName);
-    const result = await this.inner.appendToStream(streamName, events, options);
+    const result = await append();
     if (crashAt === 'after') this.die(streamName);
     if (rule?.fault === 'ambiguous') throw new InjectedConnectionError('ambiguous');
     this.alive('append', streamName);

@@ -114,6 +114,8 @@ export class WaitingRoom {
       try {
         again = await this.round();
       } catch (error) {
+        // A round cut short by the server closing its database is not a failure.
+        if (this.stopping.signal.aborted) break;
         // The database being away is not news for the waiting: keep the streams, retry.
         this.deps.log?.(error, 'waiting room round failed; retrying');
       }

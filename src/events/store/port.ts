@@ -130,6 +130,14 @@ export interface LogBatch {
   readonly checkpoint: Position;
 }
 
+/** One stream's part of `appendToStreams`. */
+export interface StreamAppend {
+  readonly streamName: string;
+  /** At least one event. */
+  readonly events: readonly EventToAppend[];
+  readonly expectedRevision: ExpectedRevision;
+}
+
 export interface EventStore {
   /** At least one event (an empty batch is refused). */
   appendToStream(
@@ -137,6 +145,14 @@ export interface EventStore {
     events: readonly EventToAppend[],
     options?: { expectedRevision?: ExpectedRevision },
   ): Promise<AppendResult>;
+  /**
+   * Appends to several distinct streams in this order, each against its own expected
+   * revision; the results come in the same order. PostgreSQL commits them in one
+   * transaction (all or none; subscribers see them together). KurrentDB appends them one
+   * after another. On an error (a WrongExpectedVersionError names the first stream that
+   * failed), the appends before the failing one may have landed, never one after it.
+   */
+  appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]>;
   /** An absent stream reads as empty. */
   readStream(streamName: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;

@@ -295,6 +295,73 @@ export function eventStoreContract(
     return all;
   }
 
+  describe('appending to several streams', () => {
+    it('appends to each against its own revision, in order, and returns each result', async () => {
+      const [a, b, c] = [stream(), stream(), stream()];
+      await store.appendToStream(b, [event()], { expectedRevision: 'no_stream' });
+      const results = await store.appendToStreams([
+        { streamName: a, events: [event('A')], expectedRevision: 'no_stream' },
+        { streamName: b, events: [event('B1'), event('B2')], expectedRevision: 0n },
+        { streamName: c, events: [event('C')], expectedRevision: 'any' },
+      ]);
+      expect(results.map((result) => result.nextExpectedRevision)).toEqual([0n, 2n, 0n]);
+      expect(comparePositions(results[0]!.position, results[1]!.position)).toBeLessThan(0);
+      expect(comparePositions(results[1]!.position, results[2]!.position)).toBeLessThan(0);
+      const [readA, readB, readC] = await Promise.all(
+        [a, b, c].map((name) => store.readStream(name)),
+      );
+      expect(readB!.map((recorded) => recorded.type)).toEqual(['Something', 'B1', 'B2']);
+      const order = [readA![0]!, readB![1]!, readB![2]!, readC![0]!];
+      expect(order.map((recorded) => recorded.type)).toEqual(['A', 'B1', 'B2', 'C']);
+      for (let i = 1; i < order.length; i++)
+        expect(comparePositions(order[i - 1]!.position, order[i]!.position)).toBeLessThan(0);
+      expect(comparePositions(readC![0]!.position, results[2]!.position)).toBe(0);
+    });
+
+    it('names the stream whose revision is wrong and appends nothing after it', async () => {
+      const [a, b, c] = [stream(), stream(), stream()];
+      await store.appendToStream(b, [event()], { expectedRevision: 'no_stream' });
+      await expectWrongVersion(
+        store.appendToStreams([
+          { streamName: a, events: [event()], expectedRevision: 'no_stream' },
+          { streamName: b, events: [event()], expectedRevision: 'no_stream' },
+          { streamName: c, events: [event()], expectedRevision: 'no_stream' },
+        ]),
+        0n,
+      );
+      expect(await store.readStream(b)).toHaveLength(1);
+      expect(await store.readStream(c)).toEqual([]);
+    });
+
+    it('lets one of two concurrent multi-stream appends at the same revisions win', async () => {
+      const [a, b] = [stream(), stream()];
+      const both = () =>
+        store.appendToStreams([
+          { streamName: a, events: [event()], expectedRevision: 'no_stream' },
+          { streamName: b, events: [event()], expectedRevision: 'no_stream' },
+        ]);
+      const results = await Promise.allSettled([both(), both()]);
+      expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+      expect(await store.readStream(a)).toHaveLength(1);
+      expect(await store.readStream(b)).toHaveLength(1);
+    });
+
+    it('refuses an empty batch or a stream named twice, and appends nothing', async () => {
+      const name = stream();
+      await expect(
+        store.appendToStreams([{ streamName: name, events: [], expectedRevision: 'any' }]),
+      ).rejects.toThrow();
+      await expect(
+        store.appendToStreams([
+          { streamName: name, events: [event()], expectedRevision: 'any' },
+          { streamName: name, events: [event()], expectedRevision: 'any' },
+        ]),
+      ).rejects.toThrow();
+      expect(await store.readStream(name)).toEqual([]);
+      expect(await store.appendToStreams([])).toEqual([]);
+    });
+  });
+
   describe('appending nothing', () => {
     it('refuses an empty batch and stores nothing', async () => {
       const name = stream();

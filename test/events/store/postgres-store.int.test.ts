@@ -138,7 +138,7 @@ describe('PostgreSQL event store', () => {
     await otherPool.end();
   });
 
-  it("does not wake its own subscribers again when its NOTIFY echoes back on its LISTEN", async () => {
+  it('does not wake its own subscribers again when its NOTIFY echoes back on its LISTEN', async () => {
     // Each log read is counted: the echo of the store's own NOTIFY (which carries no
     // event types) used to wake every subscriber for a read, whatever types it reads.
     const countedPool = createPool(database!.url, 4);
@@ -169,6 +169,36 @@ describe('PostgreSQL event store', () => {
     expect(comparePositions(event!.position, appended.position)).toBe(0);
     await store.close();
     await countedPool.end();
+  });
+
+  it('commits a multi-stream append all or none, and a subscriber gets it in one batch', async () => {
+    const store = await PostgresEventStore.create(pool);
+    const [a, b] = [`many-${randomUUID()}`, `many-${randomUUID()}`];
+    await store.appendToStream(b, [{ type: 'ManyFirst', data: {} }]);
+    await expect(
+      store.appendToStreams([
+        { streamName: a, events: [{ type: 'ManyA', data: {} }], expectedRevision: 'no_stream' },
+        { streamName: b, events: [{ type: 'ManyB', data: {} }], expectedRevision: 'no_stream' },
+      ]),
+    ).rejects.toThrow();
+    expect(await store.readStream(a)).toEqual([]);
+
+    const from = await store.headPosition();
+    const batches = store.streamAll({
+      fromPosition: from,
+      filter: { eventTypes: ['ManyA', 'ManyB'] },
+    });
+    const [first, second] = await store.appendToStreams([
+      { streamName: a, events: [{ type: 'ManyA', data: {} }], expectedRevision: 'no_stream' },
+      { streamName: b, events: [{ type: 'ManyB', data: {} }], expectedRevision: 0n },
+    ]);
+    expect(first!.position.commit).toBe(second!.position.commit);
+    for await (const batch of batches) {
+      if (batch.events.length === 0) continue;
+      expect(batch.events.map((event) => event.type)).toEqual(['ManyA', 'ManyB']);
+      break;
+    }
+    await store.close();
   });
 
   it('reports the position of the last committed event as the head', async () => {

@@ -25,6 +25,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StreamAllOptions,
+  type StreamAppend,
   type SubscribeOptions,
 } from '../port.js';
 import {
@@ -114,6 +115,16 @@ export class EventStoreDbStore implements EventStore {
       }
       throw error;
     }
+  }
+
+  /** KurrentDB has no multi-stream transaction here: one append after another, in order. */
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    if (new Set(appends.map((append) => append.streamName)).size !== appends.length)
+      throw new Error('appendToStreams appends to each stream once');
+    const results: AppendResult[] = [];
+    for (const { streamName, events, expectedRevision } of appends)
+      results.push(await this.appendToStream(streamName, events, { expectedRevision }));
+    return results;
   }
 
   /** Looks for an event id among the stream's last `recoveryDepth` events. */

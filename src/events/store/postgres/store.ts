@@ -19,6 +19,7 @@ import {
   type ReadStreamOptions,
   type RecordedEvent,
   type StreamAllOptions,
+  type StreamAppend,
   type SubscribeOptions,
 } from '../port.js';
 import { AppendNotifier } from './notifier.js';
@@ -109,6 +110,65 @@ export class PostgresEventStore implements EventStore {
         if (isDuplicateId && attempt === 0) continue;
         throw error;
       }
+    }
+  }
+
+  async appendToStreams(appends: readonly StreamAppend[]): Promise<AppendResult[]> {
+    if (appends.some((append) => append.events.length === 0))
+      throw new Error('appendToStreams needs at least one event per stream');
+    if (new Set(appends.map((append) => append.streamName)).size !== appends.length)
+      throw new Error('appendToStreams appends to each stream once');
+    if (appends.length === 0) return [];
+    const payloads = appends.map((append) =>
+      JSON.stringify(
+        append.events.map((event) => ({
+          id: event.id ?? randomUUID(),
+          type: event.type,
+          data: event.data,
+          metadata: event.metadata ?? {},
+        })),
+      ),
+    );
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      let rows: AppendRow[];
+      try {
+        // One statement for every stream, in order: es_append runs once per row of the
+        // ordinality scan, so the events take their log positions in the given order.
+        ({ rows } = await client.query<AppendRow>({
+          name: 'es_append_many',
+          text: `SELECT r.* FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
+                   AS a(stream_name, expected, events, ord),
+                 LATERAL es_append(a.stream_name, a.expected, a.events) r ORDER BY a.ord`,
+          values: [
+            appends.map((append) => append.streamName),
+            appends.map((append) => String(append.expectedRevision)),
+            payloads,
+          ],
+        }));
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+      const conflict = rows.findIndex((row) => row.outcome === 'wrong_expected_revision');
+      await client.query(conflict >= 0 ? 'ROLLBACK' : 'COMMIT');
+      // Announced (or refused, for the conflict) only once the transaction has ended.
+      if (conflict >= 0) {
+        const { streamName, expectedRevision } = appends[conflict]!;
+        this.appended(streamName, expectedRevision, [], rows[conflict]!);
+      }
+      return rows.map((row, index) => {
+        const { streamName, expectedRevision, events } = appends[index]!;
+        return this.appended(streamName, expectedRevision, events, row);
+      });
+    } catch (error) {
+      if (!(error instanceof WrongExpectedVersionError)) broken = error as Error;
+      throw error;
+    } finally {
+      // A connection whose transaction failed midway is not given back to the pool.
+      client.release(broken);
     }
   }
 
