@@ -9,7 +9,7 @@ import type { ProjectionRunner } from '../projections/runner.js';
 import type { QueueSettings } from '../events/queue.js';
 import type { Clock } from './clock.js';
 import { isDomainError } from './errors.js';
-import { handleCommand } from './handle-command.js';
+import { handleCommand, handleTogether } from './handle-command.js';
 import { commandRetries } from '../policies.js';
 import type { RandomInt } from './queue-draw.js';
 import { openAndDraw, tokensProjectionTypes } from './queue-opening.js';
@@ -106,14 +106,37 @@ async function expireOverduePasses(deps: AdmissionDeps, now: Date): Promise<numb
     .where('expires_at', '<=', now)
     .limit(roundLimit)
     .execute();
-  let expired = 0;
-  for (const token of overdue) {
-    expired += await onToken(deps, token.user_id, {
+  const commands = overdue.map((token) => ({
+    userId: token.user_id,
+    command: {
       type: 'ExpireToken',
       data: { tokenId: token.token_id, now: now.toISOString() },
-    });
-  }
+    } satisfies TokenCommand,
+  }));
+  const together = await onTokensTogether(deps, commands);
+  if (together !== undefined) return together;
+  let expired = 0;
+  for (const { userId, command } of commands) expired += await onToken(deps, userId, command);
   return expired;
+}
+
+/**
+ * A round's token commands in one append (one transaction on PostgreSQL), so the tokens
+ * projection and every waiting stream see the whole round at once; undefined when a
+ * token stream had moved on and the round goes one token at a time instead.
+ */
+function onTokensTogether(
+  deps: AdmissionDeps,
+  commands: readonly { userId: string; command: TokenCommand }[],
+): Promise<number | undefined> {
+  return handleTogether(
+    deps.store,
+    tokenKind,
+    commands.map(({ userId, command }) => ({
+      streamName: tokenStream(userId),
+      decide: (state) => decideToken(command, state),
+    })),
+  );
 }
 
 async function admissionCounts(
@@ -147,14 +170,21 @@ async function admitInQueueOrder(deps: AdmissionDeps, now: Date, budget: number)
     .orderBy('queue_number')
     .limit(budget)
     .execute();
+  const commands = waiting.map((token) => ({
+    userId: token.user_id,
+    command: {
+      type: 'AdmitToken',
+      data: { tokenId: token.token_id, now: now.toISOString(), ttlSeconds: deps.tokenTtlSeconds },
+    } satisfies TokenCommand,
+  }));
+  // In queue order, so that the log order of admissions is FIFO too: all in one append,
+  // or one at a time when a token stream had moved on.
+  const together = await onTokensTogether(deps, commands);
+  if (together !== undefined) return together;
   let admitted = 0;
-  // One at a time, in queue order, so that the log order of admissions is FIFO too.
-  for (const token of waiting) {
+  for (const { userId, command } of commands) {
     try {
-      admitted += await onToken(deps, token.user_id, {
-        type: 'AdmitToken',
-        data: { tokenId: token.token_id, now: now.toISOString(), ttlSeconds: deps.tokenTtlSeconds },
-      });
+      admitted += await onToken(deps, userId, command);
     } catch (error) {
       // Still contended after its retries: the next round admits it.
       if (!isDomainError(error, 'CONCURRENCY_CONFLICT')) throw error;

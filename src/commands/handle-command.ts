@@ -93,37 +93,105 @@ export async function tryCommand<State, E extends Event>(
   }
 }
 
+/** One stream's command for `handleTogether`. */
+export interface StreamCommand<State, E extends Event> {
+  readonly streamName: string;
+  readonly decide: (state: State) => Decision<E>;
+}
+
+/**
+ * Commands on several streams of one kind, appended together with `appendToStreams` (one
+ * transaction on PostgreSQL: subscribers see them at once, and the log keeps the given
+ * order). Each is decided on its cached state, or on a fresh read when that decides
+ * nothing; a refusal or an empty decision appends nothing. Returns how many events were
+ * appended, or undefined when a stream had moved on (a stale cached state, a concurrent
+ * writer): nothing after it was appended, and the caller goes one stream at a time
+ * (tryCommand), each deciding again on what the log holds by then. Infrastructure errors
+ * propagate, as from tryCommand.
+ */
+export async function handleTogether<State, E extends Event>(
+  store: EventStore,
+  kind: StreamKind<State, E>,
+  commands: readonly StreamCommand<State, E>[],
+  options: Pick<HandleOptions, 'metadata'> = {},
+): Promise<number | undefined> {
+  const cache = streamStateCache(store);
+  const decided = await Promise.all(
+    commands.map(async ({ streamName, decide }) => {
+      let current = cache.get(streamName, kind);
+      let events = current ? decide(current.state) : [];
+      if (!current || isRefusal(events) || events.length === 0) {
+        current = await readFolded(store, cache, streamName, kind);
+        events = decide(current.state);
+      }
+      if (isRefusal(events) || events.length === 0) return undefined;
+      return { streamName, kind, ...current, events };
+    }),
+  );
+  const appending = decided.filter((entry) => entry !== undefined);
+  if (appending.length === 0) return 0;
+  let results: AppendResult[];
+  try {
+    results = await store.appendToStreams(
+      appending.map(({ streamName, revision, events }) => ({
+        streamName,
+        events: toAppend(events, options),
+        expectedRevision: revision < 0n ? 'no_stream' : revision,
+      })),
+    );
+  } catch (error) {
+    if (!(error instanceof WrongExpectedVersionError)) throw error;
+    for (const { streamName } of appending) cache.delete(streamName);
+    return undefined;
+  }
+  appending.forEach((entry, index) => remember(cache, entry, results[index]!));
+  return appending.reduce((count, entry) => count + entry.events.length, 0);
+}
+
 /** Appends the decided events against `revision` and remembers the folded result. */
 async function appendDecided<State, E extends Event>(
   store: EventStore,
   cache: StreamStateCache,
-  decided: {
-    streamName: string;
-    kind: StreamKind<State, E>;
-    state: State;
-    revision: bigint;
-    events: readonly E[];
-  },
+  decided: Decided<State, E>,
   options: HandleOptions,
 ): Promise<{ state: State; appended: AppendResult }> {
-  const { streamName, kind, state, revision, events } = decided;
+  const { streamName, revision, events } = decided;
   const expectedRevision: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
-  const appended = await store.appendToStream(
-    streamName,
-    events.map((event, index) => ({
-      id: options.eventIds?.(event, index),
-      type: event.type,
-      data: event.data,
-      metadata: options.metadata,
-    })),
-    { expectedRevision },
-  );
+  const appended = await store.appendToStream(streamName, toAppend(events, options), {
+    expectedRevision,
+  });
+  return { state: remember(cache, decided, appended), appended };
+}
+
+interface Decided<State, E extends Event> {
+  readonly streamName: string;
+  readonly kind: StreamKind<State, E>;
+  readonly state: State;
+  readonly revision: bigint;
+  readonly events: readonly E[];
+}
+
+function toAppend(events: readonly Event[], options: HandleOptions) {
+  return events.map((event, index) => ({
+    id: options.eventIds?.(event, index),
+    type: event.type,
+    data: event.data,
+    metadata: options.metadata,
+  }));
+}
+
+/** The folded state after an append, cached when the append was our own. */
+function remember<State, E extends Event>(
+  cache: StreamStateCache,
+  { streamName, kind, state, revision, events }: Decided<State, E>,
+  appended: AppendResult,
+): State {
   const next = events.reduce((folded, event) => kind.evolve(folded, event), state);
   // A duplicate (idempotent retry) returns the stored revision: cache only our own fold.
   if (appended.nextExpectedRevision === revision + BigInt(events.length))
     cache.set(streamName, kind, next, appended.nextExpectedRevision);
   else cache.delete(streamName);
-  return { state: next, appended };
+  return next;
 }
 
 /** Reads and folds the whole stream; a stream that exists is remembered for the next command. */

@@ -5,7 +5,7 @@ import { changeQueueSettings, firstQueueSettings } from '../../src/commands/queu
 import type { QueueSettings } from '../../src/events/queue.js';
 import { isInfrastructureError } from '../../src/events/store/infrastructure-errors.js';
 import { advisoryLocks, withAdvisoryLock } from '../../src/infrastructure/advisory-locks.js';
-import type { EventStore, EventToAppend } from '../../src/events/store/port.js';
+import type { EventStore, EventToAppend, StreamAppend } from '../../src/events/store/port.js';
 import { checkQueueInvariants } from '../../sim/queue-invariants.js';
 import { startTestSystem, type TestSystem } from '../support/system.js';
 
@@ -36,8 +36,7 @@ function storeChangingSettingsMidRound(
   let fired = false;
   const proxy = new Proxy(store, {
     get(target, property, receiver) {
-      if (property !== 'appendToStream') return Reflect.get(target, property, receiver) as unknown;
-      return async (stream: string, events: readonly EventToAppend[], options: unknown) => {
+      const beforeAdmission = async (events: readonly EventToAppend[]) => {
         if (!fired && events.some((event) => event.type === 'TokenAdmitted')) {
           fired = true;
           const running = meanwhile();
@@ -45,8 +44,18 @@ function storeChangingSettingsMidRound(
           // Give the change its chance to commit before this admission does.
           await Promise.race([running, new Promise((resolve) => setTimeout(resolve, 1000))]);
         }
-        return target.appendToStream(stream, events, options as never);
       };
+      if (property === 'appendToStream')
+        return async (stream: string, events: readonly EventToAppend[], options: unknown) => {
+          await beforeAdmission(events);
+          return target.appendToStream(stream, events, options as never);
+        };
+      if (property === 'appendToStreams')
+        return async (appends: readonly StreamAppend[]) => {
+          await beforeAdmission(appends.flatMap((append) => append.events));
+          return target.appendToStreams(appends);
+        };
+      return Reflect.get(target, property, receiver) as unknown;
     },
   });
   return { store: proxy, change: change.then((running) => running) };

@@ -117,6 +117,22 @@ describe('EventStoreDB adapter logic (stand-in client)', () => {
     });
   });
 
+  describe('appendToStreams', () => {
+    it('appends one stream after another and stops at the first wrong revision', async () => {
+      const { server, store } = setup();
+      server.write('b', 'Earlier');
+      await expect(
+        store.appendToStreams([
+          { streamName: 'a', events: [{ type: 'A', data: {} }], expectedRevision: 'no_stream' },
+          { streamName: 'b', events: [{ type: 'B', data: {} }], expectedRevision: 'no_stream' },
+          { streamName: 'c', events: [{ type: 'C', data: {} }], expectedRevision: 'no_stream' },
+        ]),
+      ).rejects.toThrow(/b/);
+      expect((await store.readStream('a')).map((event) => event.type)).toEqual(['A']);
+      expect(await store.readStream('c')).toEqual([]);
+    });
+  });
+
   describe('streamAll', () => {
     async function take(iterator: AsyncIterator<LogBatch>, count: number) {
       const batches: LogBatch[] = [];
