@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -68,6 +68,11 @@ export interface RunningServer {
   readonly baseUrl: string;
   readonly adminKey: string;
   rssBytes(): number;
+  /**
+   * With BENCH_HEAP_SNAPSHOT=1, the server writes a V8 heap snapshot into
+   * bench/results/profiles/ (a diagnostic: the server stops while it writes).
+   */
+  heapSnapshot(): Promise<void>;
   /** CPU time (user + system) the server process has used so far. */
   cpuSeconds(): number;
   stop(): Promise<void>;
@@ -84,9 +89,13 @@ export async function startServer(
   const profile = process.env.BENCH_CPU_PROF
     ? ['--cpu-prof', '--cpu-prof-dir=bench/results/profiles']
     : [];
+  const heap = process.env.BENCH_HEAP_SNAPSHOT
+    ? ['--heapsnapshot-signal=SIGUSR2', '--diagnostic-dir=bench/results/profiles']
+    : [];
+  if (heap.length > 0) mkdirSync('bench/results/profiles', { recursive: true });
   const child: ChildProcess = spawn(
     process.execPath,
-    [...profile, '--import', 'tsx', 'src/server.ts'],
+    [...profile, ...heap, '--import', 'tsx', 'src/server.ts'],
     {
       env: {
         ...process.env,
@@ -122,6 +131,15 @@ export async function startServer(
     rssBytes: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+    },
+    heapSnapshot: async () => {
+      if (heap.length === 0) return;
+      const before = readdirSync('bench/results/profiles').length;
+      child.kill('SIGUSR2');
+      // The snapshot is written when the file count grows and the server answers again.
+      while (readdirSync('bench/results/profiles').length === before)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      await fetch(`${baseUrl}/healthz`).catch(() => undefined);
     },
     cpuSeconds: () => {
       // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime, stime.

@@ -139,6 +139,7 @@ export async function measureWaiting(
     const openSeconds = (Date.now() - openStarted) / 1000;
     await sleep(3000);
     const rssOpen = server.rssBytes();
+    await server.heapSnapshot();
 
     const windowStart = Date.now();
     const cpuStart = server.cpuSeconds();
