@@ -1,6 +1,7 @@
-// npx tsx bench/heap-summary.ts <file.heapsnapshot> [divisor]
-// What a V8 heap snapshot holds, by constructor: objects, self bytes, and (with a divisor,
-// e.g. the number of open streams) bytes per stream. A diagnostic for the waiting bench.
+// npx tsx bench/heap-summary.ts <after.heapsnapshot> [<before.heapsnapshot>] [--per N]
+// What a V8 heap snapshot holds by constructor (objects, self bytes), or what grew from
+// `before` to `after`; with --per N (e.g. the streams opened in between), bytes per one.
+// A diagnostic for the waiting bench (BENCH_HEAP_SNAPSHOT=1 writes both snapshots).
 import { readFileSync } from 'node:fs';
 
 interface Snapshot {
@@ -8,36 +9,50 @@ interface Snapshot {
   nodes: number[];
   strings: string[];
 }
+type Groups = Map<string, { count: number; bytes: number }>;
 
-const [file, divisorArg] = process.argv.slice(2);
-if (!file) {
-  console.error('usage: tsx bench/heap-summary.ts <file.heapsnapshot> [divisor]');
+function groups(file: string): Groups {
+  const heap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
+  const fields = heap.snapshot.meta.node_fields;
+  const types = heap.snapshot.meta.node_types[0];
+  const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
+  const result: Groups = new Map();
+  for (let i = 0; i < heap.nodes.length; i += fields.length) {
+    const type = types[heap.nodes[i + typeAt!]!]!;
+    const named = type === 'object' || type === 'closure' || type === 'native';
+    const key = named ? `${type} ${heap.strings[heap.nodes[i + nameAt!]!]}` : type;
+    const group = result.get(key) ?? { count: 0, bytes: 0 };
+    group.count++;
+    group.bytes += heap.nodes[i + sizeAt!]!;
+    result.set(key, group);
+  }
+  return result;
+}
+
+const args = process.argv.slice(2);
+const perAt = args.indexOf('--per');
+const per = perAt >= 0 ? Number(args[perAt + 1]) : 1;
+const [afterFile, beforeFile] = args.filter(
+  (_, i) => perAt < 0 || (i !== perAt && i !== perAt + 1),
+);
+if (!afterFile) {
+  console.error('usage: tsx bench/heap-summary.ts <after> [<before>] [--per N]');
   process.exit(2);
 }
-const divisor = Number(divisorArg ?? 1);
-const heap = JSON.parse(readFileSync(file, 'utf8')) as Snapshot;
-const fields = heap.snapshot.meta.node_fields;
-const types = heap.snapshot.meta.node_types[0];
-const [typeAt, nameAt, sizeAt] = ['type', 'name', 'self_size'].map((f) => fields.indexOf(f));
-const groups = new Map<string, { count: number; bytes: number }>();
-let total = 0;
-for (let i = 0; i < heap.nodes.length; i += fields.length) {
-  const type = types[heap.nodes[i + typeAt!]!]!;
-  const name =
-    type === 'object' || type === 'closure' ? heap.strings[heap.nodes[i + nameAt!]!] : '';
-  const key = `${type} ${name}`.trim();
-  const bytes = heap.nodes[i + sizeAt!]!;
-  total += bytes;
-  const group = groups.get(key) ?? { count: 0, bytes: 0 };
-  group.count++;
-  group.bytes += bytes;
-  groups.set(key, group);
-}
-const top = [...groups].sort((a, b) => b[1].bytes - a[1].bytes).slice(0, 40);
+const after = groups(afterFile);
+const before: Groups = beforeFile
+  ? groups(beforeFile)
+  : new Map<string, { count: number; bytes: number }>();
+const rows = [...new Set([...after.keys(), ...before.keys()])].map((key) => ({
+  key,
+  count: (after.get(key)?.count ?? 0) - (before.get(key)?.count ?? 0),
+  bytes: (after.get(key)?.bytes ?? 0) - (before.get(key)?.bytes ?? 0),
+}));
+const total = rows.reduce((sum, row) => sum + row.bytes, 0);
 console.log(
-  `heap ${(total / 2 ** 20).toFixed(1)} MB; per ${divisor}: ${(total / divisor).toFixed(0)} B`,
+  `${beforeFile ? 'grew' : 'heap'} ${(total / 2 ** 20).toFixed(1)} MB; ${(total / per).toFixed(0)} B per ${per}`,
 );
-for (const [key, { count, bytes }] of top)
+for (const row of rows.sort((a, b) => b.bytes - a.bytes).slice(0, 40))
   console.log(
-    `${(bytes / 2 ** 20).toFixed(2).padStart(8)} MB ${String(count).padStart(9)}  ${(bytes / divisor).toFixed(0).padStart(6)} B/each-divisor  ${(count / divisor).toFixed(2).padStart(6)}/divisor  ${key.slice(0, 80)}`,
+    `${(row.bytes / per).toFixed(0).padStart(7)} B ${(row.count / per).toFixed(2).padStart(7)} objects per one  ${row.key.slice(0, 70)}`,
   );

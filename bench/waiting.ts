@@ -121,6 +121,7 @@ export async function measureWaiting(
       (entry) => (JSON.parse(entry.body) as { token: string }).token,
     );
     const rssBefore = server.rssBytes();
+    await server.heapSnapshot();
 
     const port = Number(new URL(server.baseUrl).port);
     const chunks: string[][] = [];

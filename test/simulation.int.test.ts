@@ -35,9 +35,11 @@ describe('seeded fault simulation (CI budget)', () => {
   // Shows that the simulation can fail: with issue 9's defect 1 back (recovery records a
   // refund for any error after the debit), some seed of the budget must report it, and
   // that same seed must pass with the fixed code.
-  it('finds the reintroduced defect 1 within 8 seeds; the same seed passes without it', async () => {
+  // On real PostgreSQL the interleaving varies from run to run: over seeds 1-24, 9 found it
+  // in one run (about 4 in 10 per seed), so 16 seeds miss it about once in 2,000 runs.
+  it('finds the reintroduced defect 1 within 16 seeds; the same seed passes without it', async () => {
     let found: { seed: number; violations: string[] } | undefined;
-    for (let seed = 1; seed <= 8 && !found; seed++) {
+    for (let seed = 1; seed <= 16 && !found; seed++) {
       const violations = await runSeed(seed, true);
       if (violations.length > 0) found = { seed, violations };
     }
@@ -49,5 +51,5 @@ describe('seeded fault simulation (CI budget)', () => {
       seed: found!.seed,
       violations: [],
     });
-  }, 300_000);
+  }, 600_000);
 });

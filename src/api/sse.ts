@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http';
+import type { FastifyReply } from 'fastify';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 export interface SseOptions {
   /** A comment line this often on an otherwise quiet stream keeps proxies from cutting it. */
@@ -27,14 +28,27 @@ export class SseConnection {
 }
 
 /**
- * Node keeps the sent head (`_header`) for the response's life, as the rope of small
- * strings it was built from (about 70 pieces, 2-3 KB of heap per open stream): replaced
- * by one flat copy of the same text once it is written.
+ * Node keeps the sent head (`_header`: about 800 bytes of text with the security
+ * headers) for the response's life, though once it is on the wire Node reads it only as
+ * a flag (`headersSent`, "may the head still be set"): a one-character stand-in keeps
+ * that answer and frees the text.
  */
-function flattenHeader(response: ServerResponse): void {
-  const sent = response as unknown as { _header: unknown };
-  if (typeof sent._header === 'string')
-    sent._header = Buffer.from(sent._header, 'latin1').toString('latin1');
+function forgetSentHeader(response: ServerResponse): void {
+  const sent = response as unknown as { _header: unknown; _headerSent: unknown };
+  if (sent._headerSent === true && typeof sent._header === 'string') sent._header = ' ';
+}
+
+/**
+ * A hijacked stream lives for minutes. Fastify's own 'finish' and 'error' listeners on
+ * it run the onResponse hooks at its end, and so keep its request, reply and child logger
+ * (about 1 KB) for its whole life: they are removed. The stream is then not observed in
+ * http_request_duration_seconds, where minutes would drown the request latencies anyway;
+ * `sse_open_streams` counts the open ones.
+ */
+export function releaseHijackedReply(reply: FastifyReply): void {
+  for (const event of ['finish', 'error'] as const)
+    for (const listener of reply.raw.listeners(event))
+      if (listener.name === 'onResFinished') reply.raw.removeListener(event, listener as never);
 }
 
 /** Shared by every stream: `this` is the response whose connection closed. */
@@ -60,10 +74,15 @@ export class SseChannel<C extends SseConnection> {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** Sends the headers and the reconnect hint; the stream then belongs to the channel. */
-  open(connection: C): void {
+  /**
+   * Sends the headers (`headers`, e.g. the security and CORS headers of the reply, with
+   * the stream's own) and the reconnect hint; the stream then belongs to the channel.
+   * Given to writeHead, not set one by one, so the response keeps no map of them.
+   */
+  open(connection: C, headers: OutgoingHttpHeaders = {}): void {
     const response = connection.response as TaggedResponse;
     response.writeHead(200, {
+      ...headers,
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache',
       connection: 'keep-alive',
@@ -72,7 +91,7 @@ export class SseChannel<C extends SseConnection> {
     // Jittered, so that the streams of a restarted process do not all come back at once.
     const retry = this.options.retryMs + Math.floor(Math.random() * this.options.retryMs);
     response.write(`retry: ${retry}\n\n`);
-    flattenHeader(response);
+    forgetSentHeader(response);
     connection.lastWriteAt = this.now();
     connection.channel = this;
     response[connectionOf] = connection;

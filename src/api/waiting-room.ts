@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Observable, Subscription } from 'rxjs';
 import type { Clock } from '../commands/clock.js';
 import { sleep } from '../infrastructure/sleep.js';
@@ -94,10 +94,14 @@ export class WaitingRoom {
   }
 
   /** Takes over a response: the caller's current view at once, then every change. */
-  async open(response: ServerResponse, caller: TokenView, lastEventId?: string): Promise<void> {
+  async open(
+    response: ServerResponse,
+    caller: TokenView,
+    options: { lastEventId?: string; headers?: OutgoingHttpHeaders } = {},
+  ): Promise<void> {
     const stream = new TokenStream(response, caller.token);
-    toldBefore(stream, lastEventId);
-    this.channel.open(stream);
+    toldBefore(stream, options.lastEventId);
+    this.channel.open(stream, options.headers);
     if (caller.status !== 'hold') stream.phase = 'watched';
     const line = await this.deps.line();
     if (!this.channel.connections.has(stream)) return;

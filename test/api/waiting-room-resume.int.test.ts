@@ -43,7 +43,7 @@ beforeAll(async () => {
         const { estimatedWaitSeconds: _estimate, ...view } = found.json<
           TokenView & { estimatedWaitSeconds: unknown }
         >();
-        return room.open(response, view, lastEventId as string | undefined);
+        return room.open(response, view, { lastEventId: lastEventId as string | undefined });
       });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

@@ -110,3 +110,27 @@ it('lets a browser-style client follow the line with stream tickets, reopening w
   expect(JSON.parse(current.data)).toMatchObject({ token });
   reopened.close();
 });
+
+it('sends the reply security headers on a stream, and counts open streams in /metrics', async () => {
+  const gauge = async () => {
+    const metrics = await api.inject({ method: 'GET', url: '/metrics' });
+    return Number(/^waiting_room_streams (\d+)$/m.exec(metrics.body)?.[1]);
+  };
+  const settled = async (count: number) => {
+    for (let i = 0; i < 100 && (await gauge()) !== count; i++)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    return gauge();
+  };
+  // The earlier tests' streams are closed (their server side notices within moments).
+  expect(await settled(0)).toBe(0);
+  const url = `${api.baseUrl}/queue/tokens/current/events`;
+  const stream = await openSse(url, { 'x-queue-token': await join('gauge-1') });
+  await stream.waitFor((event) => event.event === 'token');
+  expect(stream.headers['content-type']).toBe('text/event-stream');
+  expect(stream.headers['x-content-type-options']).toBe('nosniff');
+  expect(stream.headers['content-security-policy']).toBeDefined();
+  expect(await gauge()).toBe(1);
+  stream.close();
+  await stream.ended;
+  expect(await settled(0)).toBe(0);
+});

@@ -1,5 +1,7 @@
+import type { OutgoingHttpHeaders } from 'node:http';
 import type { FastifyReply } from 'fastify';
 import { filter, map } from 'rxjs';
+import { Gauge } from 'prom-client';
 import { z } from 'zod';
 import { DomainError } from '../../commands/errors.js';
 import { issueToken } from '../../commands/issue-token.js';
@@ -8,6 +10,7 @@ import { queueEventTypes } from '../../events/queue.js';
 import { createWaitEstimator } from '../../queries/queue-estimate.js';
 import type { System } from '../../system.js';
 import { WaitingRoom } from '../waiting-room.js';
+import { releaseHijackedReply } from '../sse.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
@@ -69,6 +72,22 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
     log: (error, message) => app.log.error({ err: error }, message),
   });
   app.addHook('preClose', async () => waitingRoom.close());
+  new Gauge({
+    name: 'waiting_room_streams',
+    help: 'Open waiting-room event streams of this process',
+    registers: [context.metrics.registry],
+    collect() {
+      this.set(waitingRoom.size);
+    },
+  });
+  new Gauge({
+    name: 'waiting_room_dropped_slow_readers',
+    help: 'Waiting-room streams this process ended because their reader fell too far behind',
+    registers: [context.metrics.registry],
+    collect() {
+      this.set(waitingRoom.droppedSlowReaders);
+    },
+  });
 
   joinRoute(app, context);
 
@@ -104,15 +123,13 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
     },
     async (request, reply) => {
       reply.hijack();
-      // Helmet's and CORS headers were set on the reply before the hijack: keep them.
-      for (const [name, value] of Object.entries(reply.getHeaders()))
-        if (value !== undefined) reply.raw.setHeader(name, value);
+      releaseHijackedReply(reply);
       const lastEventId = request.headers['last-event-id'];
-      await waitingRoom.open(
-        reply.raw,
-        request.caller!,
-        typeof lastEventId === 'string' ? lastEventId : undefined,
-      );
+      await waitingRoom.open(reply.raw, request.caller!, {
+        lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
+        // Helmet's and CORS headers were set on the reply before the hijack: keep them.
+        headers: reply.getHeaders() as OutgoingHttpHeaders,
+      });
     },
   );
 }
