@@ -91,3 +91,32 @@ it('drops a reader that stopped reading with a clean end of the response, and ke
     await server.close();
   }
 });
+
+it('sends headers set before the open in the head, then keeps no copy of the sent head', async () => {
+  const channel = new SseChannel({ heartbeatMs: 60_000, retryMs: 1000, maxBufferedBytes: 65_536 });
+  const opened: http.ServerResponse[] = [];
+  const server = http.createServer((_request, response) => {
+    response.setHeader('x-content-type-options', 'nosniff');
+    channel.open(new SseConnection(response), { 'x-extra': 'yes' });
+    opened.push(response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = server.address() as net.AddressInfo;
+    const stream = await openSse(`http://127.0.0.1:${port}/`);
+    expect(stream.headers['x-content-type-options']).toBe('nosniff');
+    expect(stream.headers['x-extra']).toBe('yes');
+    expect(stream.headers['content-type']).toBe('text/event-stream');
+    const response = opened[0]!;
+    expect(response.headersSent).toBe(true);
+    expect(response.getHeaderNames()).toEqual([]);
+    expect((response as unknown as { _header: string })._header.length).toBeLessThan(2);
+    // Still a working stream: it ends cleanly.
+    channel.end(channel.connections.values().next().value!, 'event: bye\ndata: {}\n\n');
+    await stream.waitFor((event) => event.event === 'bye');
+    await stream.ended;
+  } finally {
+    channel.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
