@@ -135,7 +135,7 @@ export class WaitingRoom {
     this.wake = undefined;
   }
 
-  /** One round; true when streams were just admitted or drawn and should be read at once. */
+  /** One round; true when streams were just admitted, left or drawn and should be read at once. */
   private async round(): Promise<boolean> {
     const sweep = this.now() - this.lastSweep >= this.options.prequeueSweepMs;
     if (sweep) this.lastSweep = this.now();
@@ -195,13 +195,15 @@ export class WaitingRoom {
     const { admitted, holes } = this.placement;
     const lineChanged = line !== this.estimatedFrom;
     this.estimatedFrom = line;
-    let admittedNow = false;
+    let readNow = false;
     for (const stream of this.channel.connections) {
       if (stream.phase !== 'waiting') continue;
-      const position = stream.queueNumber - admitted - holesBelow(holes, stream.queueNumber);
-      if (position < 1) {
+      const below = holesBelow(holes, stream.queueNumber);
+      const position = stream.queueNumber - admitted - below;
+      // Admitted, or left the line (revoked: its own number is a hole): read its row now.
+      if (position < 1 || holes[below] === stream.queueNumber) {
         stream.phase = 'watched';
-        admittedNow = true;
+        readNow = true;
         continue;
       }
       const samePlace = position === stream.lastPosition;
@@ -215,7 +217,7 @@ export class WaitingRoom {
       );
       if (sent) told(stream, position, undefined, wait, now);
     }
-    return admittedNow;
+    return readNow;
   }
 
   private estimateNews(stream: TokenStream, wait: number | null, now: number): boolean {

@@ -109,3 +109,38 @@ it('tells pre-queued streams the moved opening, places them at the draw, ends a 
   expect(body(placed).opensAt).toBeUndefined();
   streams[0]!.close();
 });
+
+// Found by a black-box tester: a waiting token revoked by an operator kept hearing its
+// old place until the line reached it (and never, while the queue was paused).
+it('ends a revoked waiting token stream with an expired event, and the line closes up', async () => {
+  expect(
+    (await settle({ mode: 'open', admissionsPerMinute: null, opensAt: null })).statusCode,
+  ).toBe(200);
+  const [, , leaving, behind] = [
+    await join('revoke-wait-1'),
+    await join('revoke-wait-2'),
+    await join('revoke-wait-3'),
+    await join('revoke-wait-4'),
+  ];
+  expect((await settle({ mode: 'paused' })).statusCode).toBe(200);
+  const leavingStream = await openSse(url(), { 'x-queue-token': leaving! });
+  const behindStream = await openSse(url(), { 'x-queue-token': behind! });
+  const place = body(await behindStream.waitFor((event) => event.event === 'token')).position!;
+  await leavingStream.waitFor((event) => event.event === 'token');
+
+  const revoked = await api.inject({
+    method: 'POST',
+    url: '/admin/queue/revocations',
+    headers: admin,
+    payload: { userId: 'revoke-wait-3' },
+  });
+  expect(revoked.statusCode).toBe(200);
+  const ended = await leavingStream.waitFor((event) => event.event === 'expired');
+  expect(body(ended)).toMatchObject({ status: 'expired' });
+  await leavingStream.ended;
+  // The one behind moves up into the place that was left.
+  await behindStream.waitFor(
+    (event) => event.event === 'token' && body(event).position === place - 1,
+  );
+  behindStream.close();
+});
