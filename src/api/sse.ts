@@ -1,4 +1,5 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { logStreamOpened } from './request-log.js';
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 
 export interface SseOptions {
@@ -48,14 +49,16 @@ function forgetSentHead(response: ServerResponse): void {
 /**
  * A hijacked stream lives for minutes. Fastify's own 'finish' and 'error' listeners on
  * it run the onResponse hooks at its end, and so keep its request, reply and child logger
- * (about 1 KB) for its whole life: they are removed. The stream is then not observed in
+ * (about 0.5 KB) for its whole life: they are removed, and the request's one log line is
+ * written now, at the open. The stream is then not observed in
  * http_request_duration_seconds, where minutes would drown the request latencies anyway;
- * `sse_open_streams` counts the open ones.
+ * `waiting_room_streams` counts the open ones.
  */
-export function releaseHijackedReply(reply: FastifyReply): void {
+export function releaseHijackedReply(request: FastifyRequest, reply: FastifyReply): void {
   for (const event of ['finish', 'error'] as const)
     for (const listener of reply.raw.listeners(event))
       if (listener.name === 'onResFinished') reply.raw.removeListener(event, listener as never);
+  logStreamOpened(request);
 }
 
 /** Shared by every stream: `this` is the response whose connection closed. */

@@ -1,9 +1,13 @@
+import { pino } from 'pino';
 import { startTestApi, type TestApi } from '../support/api.js';
 import { openSse, type SseEvent } from '../support/sse.js';
 
 let api: TestApi;
+/** Every line the server logged. */
+const logged: string[] = [];
 beforeAll(async () => {
-  api = await startTestApi({ MAX_ACTIVE_TOKENS: '1', TOKEN_TTL_SECONDS: '60' });
+  const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(line) });
+  api = await startTestApi({ MAX_ACTIVE_TOKENS: '1', TOKEN_TTL_SECONDS: '60' }, { logger });
 });
 afterAll(() => api.close());
 
@@ -133,4 +137,28 @@ it('sends the reply security headers on a stream, and counts open streams in /me
   stream.close();
   await stream.ended;
   expect(await settled(0)).toBe(0);
+});
+
+it('logs one line when a stream opens, with its ticket redacted', async () => {
+  const token = await join('logged-1');
+  const { ticket } = (
+    await api.inject({
+      method: 'POST',
+      url: '/queue/tokens/current/stream-ticket',
+      headers: { 'x-queue-token': token },
+    })
+  ).json<{ ticket: string }>();
+  const stream = await openSse(`${api.baseUrl}/queue/tokens/current/events?ticket=${ticket}`);
+  await stream.waitFor((event) => event.event === 'token');
+  stream.close();
+  const opened = logged
+    .map((line) => JSON.parse(line) as { msg: string; url?: string; status?: number })
+    .filter((line) => line.msg.endsWith('stream opened'));
+  expect(opened).toContainEqual(
+    expect.objectContaining({
+      url: '/queue/tokens/current/events?ticket=[redacted]',
+      status: 200,
+    }),
+  );
+  expect(logged.some((line) => line.includes(ticket))).toBe(false);
 });

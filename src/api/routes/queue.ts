@@ -123,7 +123,7 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
     },
     async (request, reply) => {
       reply.hijack();
-      releaseHijackedReply(reply);
+      releaseHijackedReply(request, reply);
       const lastEventId = request.headers['last-event-id'];
       await waitingRoom.open(reply.raw, request.caller!, {
         lastEventId: typeof lastEventId === 'string' ? lastEventId : undefined,
