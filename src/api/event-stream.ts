@@ -1,45 +1,65 @@
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { OutgoingHttpHeaders } from 'node:http';
+import type { SseChannel } from './sse.js';
+import { releaseHijackedReply, SseConnection } from './sse.js';
 
 export interface EventStream {
   send(event: { event: string; data: unknown; id?: string }): void;
   end(): void;
-  /** Runs once when the client goes away or the stream ends. */
+  /** Runs once when the client goes away or the stream ends (or is dropped as too slow). */
   onClose(listener: () => void): void;
 }
 
+/** A stream that tells its owner when it leaves the channel. */
+class ListenedConnection extends SseConnection {
+  readonly listeners: (() => void)[] = [];
+  override left(): void {
+    for (const listener of this.listeners.splice(0)) listener();
+  }
+}
+
 /**
- * Takes over the reply for `text/event-stream`: headers, a comment every 15 s so proxies
- * keep the connection, and clean-up when the client leaves.
+ * A HEAD request for an event stream is answered with the stream's headers and no body
+ * at once (a stream opened for it would never end). True when it was.
  */
-export function openEventStream(reply: FastifyReply): EventStream {
+export function answeredHead(request: FastifyRequest, reply: FastifyReply): boolean {
+  if (request.method !== 'HEAD') return false;
+  void reply
+    .header('content-type', 'text/event-stream')
+    .header('cache-control', 'no-cache')
+    .send('');
+  return true;
+}
+
+/**
+ * Takes over the reply as one stream of `channel` (sse.ts): the reply's headers (helmet,
+ * CORS) and the reconnect hint at once, a heartbeat while quiet, a bound on what a slow
+ * reader may have queued, and the request's log line at the open.
+ */
+export function openEventStream(
+  channel: SseChannel<SseConnection>,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): EventStream {
   reply.hijack();
-  reply.raw.writeHead(200, {
-    'content-type': 'text/event-stream',
-    'cache-control': 'no-cache',
-    connection: 'keep-alive',
-    'x-accel-buffering': 'no',
-  });
-  const keepAlive = setInterval(() => reply.raw.write(': keep-alive\n\n'), 15_000);
-  const listeners: (() => void)[] = [];
-  let closed = false;
-  const close = () => {
-    if (closed) return;
-    closed = true;
-    clearInterval(keepAlive);
-    for (const listener of listeners) listener();
-  };
-  reply.raw.on('close', close);
+  releaseHijackedReply(request, reply);
+  const connection = new ListenedConnection(reply.raw);
+  channel.open(connection, reply.getHeaders() as OutgoingHttpHeaders);
+  const open = () => channel.connections.has(connection);
   return {
     send: ({ event, data, id }) => {
-      if (closed) return;
-      reply.raw.write(
-        `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`,
-      );
+      if (open())
+        channel.send(
+          connection,
+          `event: ${event}\n${id ? `id: ${id}\n` : ''}data: ${JSON.stringify(data)}\n\n`,
+        );
     },
     end: () => {
-      close();
-      reply.raw.end();
+      if (open()) channel.end(connection);
     },
-    onClose: (listener) => listeners.push(listener),
+    onClose: (listener) => {
+      if (open()) connection.listeners.push(listener);
+      else listener();
+    },
   };
 }

@@ -26,6 +26,8 @@ export class SseConnection {
   lastWriteAt = 0;
   channel: SseChannel<SseConnection> | undefined;
   constructor(readonly response: ServerResponse) {}
+  /** Called once when the stream leaves its channel (closed, ended or dropped). */
+  left(): void {}
 }
 
 /**
@@ -151,6 +153,7 @@ export class SseChannel<C extends SseConnection> {
     connection.response.off('close', onResponseClose);
     delete (connection.response as TaggedResponse)[connectionOf];
     if (this.connections.size === 0 && this.closing.size === 0) this.stopHeartbeat();
+    connection.left();
   }
 
   private beat(): void {

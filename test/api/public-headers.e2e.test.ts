@@ -1,4 +1,4 @@
-import { adminKey, startTestApi, type TestApi } from '../support/api.js';
+import { adminKey, createConcert, startTestApi, type TestApi } from '../support/api.js';
 
 /** What a public service sends: security headers, closed CORS, a usable /docs. */
 let api: TestApi;
@@ -79,6 +79,29 @@ it('sends the CORS and security headers on the event stream too', async () => {
     headers: { 'x-queue-token': token, origin: 'https://app.example.com' },
     signal: abort.signal,
   });
+  try {
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toContain('text/event-stream');
+    expect(response.headers.get('access-control-allow-origin')).toBe('https://app.example.com');
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+  } finally {
+    abort.abort();
+  }
+});
+
+// Found by a black-box tester: the seat-map stream sent no CORS headers (and nothing at
+// all until its first event or heartbeat), so a page on a listed origin could not follow it.
+it('sends the CORS and security headers on the seat-map stream at once', async () => {
+  const concert = await createConcert(withCors, 1);
+  const token = await withCors.admittedUser('seat-map-cors');
+  const abort = new AbortController();
+  const response = await fetch(
+    `${withCors.baseUrl}/concert-times/${concert.dates[0]!.concertTimeId}/seat-map/events`,
+    {
+      headers: { 'x-queue-token': token, origin: 'https://app.example.com' },
+      signal: abort.signal,
+    },
+  );
   try {
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toContain('text/event-stream');

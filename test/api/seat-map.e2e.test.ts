@@ -1,5 +1,6 @@
 import { createConcert, startTestApi, type TestApi } from '../support/api.js';
 import { openEvents } from '../support/event-stream.js';
+import { openSse } from '../support/sse.js';
 
 let api: TestApi;
 beforeAll(async () => {
@@ -165,4 +166,48 @@ it('refuses unknown times, bad positions and callers without a pass', async () =
     url: `/concert-times/${concertTimeId}/seat-map`,
   });
   expect(noToken.statusCode).toBe(401);
+});
+
+// Found by a black-box tester: the seat-map stream sent its head only with its first event
+// (or the 15 s heartbeat), never a retry hint; HEAD never answered; positions past 64 bits
+// passed validation and failed in PostgreSQL.
+it('sends its head and a retry hint at once, answers HEAD, and refuses positions past 64 bits', async () => {
+  const concert = await createConcert(api, 1);
+  const { concertTimeId } = concert.dates[0]!;
+  const viewer = await api.admittedUser('seat-map-head');
+  const url = `${api.baseUrl}/concert-times/${concertTimeId}/seat-map/events`;
+  const stream = await openSse(url, as(viewer));
+  expect(stream.status).toBe(200);
+  for (let i = 0; i < 100 && stream.retryMs === undefined; i++)
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  expect(stream.retryMs).toBeGreaterThanOrEqual(3000);
+  stream.close();
+
+  for (const path of [
+    `/concert-times/${concertTimeId}/seat-map/events`,
+    '/queue/tokens/current/events',
+  ]) {
+    const head = await fetch(`${api.baseUrl}${path}`, {
+      method: 'HEAD',
+      headers: as(viewer),
+      signal: AbortSignal.timeout(10_000),
+    });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toContain('text/event-stream');
+    expect(await head.text()).toBe('');
+  }
+
+  const outOfRange: [string, Record<string, string>][] = [
+    ['?after=99999999999999999999/1', {}],
+    ['', { 'last-event-id': '1/-99999999999999999999' }],
+  ];
+  for (const [query, headers] of outOfRange) {
+    const refused = await api.inject({
+      method: 'GET',
+      url: `/concert-times/${concertTimeId}/seat-map/events${query}`,
+      headers: { ...as(viewer), ...headers },
+    });
+    expect(refused.statusCode).toBe(400);
+    expect(refused.json()).toMatchObject({ code: 'VALIDATION_FAILED' });
+  }
 });

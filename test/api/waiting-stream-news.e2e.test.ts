@@ -123,8 +123,8 @@ it('ends a revoked waiting token stream with an expired event, and the line clos
     await join('revoke-wait-4'),
   ];
   expect((await settle({ mode: 'paused' })).statusCode).toBe(200);
-  const leavingStream = await openSse(url(), { 'x-queue-token': leaving! });
-  const behindStream = await openSse(url(), { 'x-queue-token': behind! });
+  const leavingStream = await openSse(url(), { 'x-queue-token': leaving });
+  const behindStream = await openSse(url(), { 'x-queue-token': behind });
   const place = body(await behindStream.waitFor((event) => event.event === 'token')).position!;
   await leavingStream.waitFor((event) => event.event === 'token');
 

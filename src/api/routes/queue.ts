@@ -11,6 +11,7 @@ import { createWaitEstimator } from '../../queries/queue-estimate.js';
 import type { System } from '../../system.js';
 import { WaitingRoom } from '../waiting-room.js';
 import { releaseHijackedReply } from '../sse.js';
+import { answeredHead } from '../event-stream.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { subjectFormat } from '../plugins/identity.js';
 import { awaitReadModels } from '../read-your-writes.js';
@@ -122,6 +123,7 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
       },
     },
     async (request, reply) => {
+      if (answeredHead(request, reply)) return reply;
       reply.hijack();
       releaseHijackedReply(request, reply);
       const lastEventId = request.headers['last-event-id'];

@@ -6,12 +6,17 @@ import { seatChangesAfter, seatMapCheckpoint, seatMapOf } from '../../queries/se
 import type { FastifyBaseLogger } from 'fastify';
 import type { System } from '../../system.js';
 import type { ApiContext, ZodApp } from '../context.js';
-import { openEventStream, type EventStream } from '../event-stream.js';
+import { answeredHead, openEventStream, type EventStream } from '../event-stream.js';
+import type { SseConnection } from '../sse.js';
+import { SseChannel } from '../sse.js';
 import { id, streamQuery } from '../schemas.js';
 
 const position = z
   .string()
   .regex(/^-?\d{1,20}\/-?\d{1,20}$/, { error: 'must be a log position "commit/prepare"' })
+  .refine((text) => parsePosition(text) !== undefined, {
+    error: 'must be a log position whose parts fit in 64 bits',
+  })
   .describe('a log position, as in `asOf` or an event `id`');
 const seatStatus = z.enum(['empty', 'held', 'sold']);
 
@@ -61,6 +66,9 @@ export function seatMapRoutes(app: ZodApp, context: ApiContext): void {
 
 function seatMapEventsRoute(app: ZodApp, { system, findToken }: ApiContext): void {
   const { db } = system;
+  // Every seat-map stream of this process: one heartbeat timer, a bound per slow reader.
+  const channel = new SseChannel<SseConnection>();
+  app.addHook('preClose', async () => channel.close());
 
   app.get(
     '/concert-times/:concertTimeId/seat-map/events',
@@ -81,6 +89,7 @@ function seatMapEventsRoute(app: ZodApp, { system, findToken }: ApiContext): voi
       },
     },
     async (request, reply) => {
+      if (answeredHead(request, reply)) return reply;
       const { concertTimeId } = request.params;
       const resume = request.headers['last-event-id'] ?? request.query.after;
       const cursor: Position | undefined = resume
@@ -88,7 +97,7 @@ function seatMapEventsRoute(app: ZodApp, { system, findToken }: ApiContext): voi
         : await seatMapCheckpoint(db);
       if (!cursor || !(await seatMapOf(db, concertTimeId)))
         throw new DomainError('NOT_FOUND', `no concert time ${concertTimeId}`);
-      const stream = openEventStream(reply);
+      const stream = openEventStream(channel, request, reply);
       const subscription = followSeatChanges(
         { ...system, findToken },
         { concertTimeId, cursor, tokenId: request.caller!.token, log: request.log },

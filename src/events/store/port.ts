@@ -29,10 +29,15 @@ export function formatPosition(position: Position): string {
   return `${position.commit}/${position.prepare}`;
 }
 
+const int64 = { min: -(2n ** 63n), max: 2n ** 63n - 1n };
+
+/** A position as text ("commit/prepare"); undefined unless both parts fit in 64 bits. */
 export function parsePosition(text: string): Position | undefined {
   const match = /^(-?\d{1,20})\/(-?\d{1,20})$/.exec(text);
   if (!match) return undefined;
-  return { commit: BigInt(match[1]!), prepare: BigInt(match[2]!) };
+  const [commit, prepare] = [BigInt(match[1]!), BigInt(match[2]!)];
+  const fits = (value: bigint) => value >= int64.min && value <= int64.max;
+  return fits(commit) && fits(prepare) ? { commit, prepare } : undefined;
 }
 
 export interface EventMetadata {
