@@ -18,7 +18,7 @@ import { createJoinRateLimit } from './join-rate-limit.js';
 import { registerAccess } from './plugins/access.js';
 import { createCallerVerifier } from './plugins/identity.js';
 import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
-import { frameworkErrors, registerProblemDetails } from './problem-details.js';
+import { clientErrorHandler, frameworkErrors, registerProblemDetails } from './problem-details.js';
 import { documentRoute, recordRoutes, type IdentityMode } from './openapi/document.js';
 import { OneLinePerRequest } from './request-log.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
@@ -49,6 +49,7 @@ function createFastify(logger: FastifyBaseLogger | undefined) {
     requestIdHeader: 'x-request-id',
     logController: new OneLinePerRequest(),
     frameworkErrors,
+    clientErrorHandler,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

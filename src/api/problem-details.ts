@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Socket } from 'node:net';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type ErrorCode } from '../commands/errors.js';
 import { isInfrastructureError } from '../events/store/infrastructure-errors.js';
@@ -65,6 +66,33 @@ export function sendProblem(
       code,
       ...context,
     });
+}
+
+/**
+ * Node's own refusals, before a request reaches Fastify (headers past Node's 16 KB, a
+ * malformed request line or header, a request that did not arrive in time): a
+ * problem+json `VALIDATION_FAILED` 400 like any other bad input, then the connection is
+ * closed (Node cannot read past such a request). Fastify's default answers plain JSON.
+ */
+export function clientErrorHandler(error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const detail =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'the request headers are larger than the server accepts (16 KB)'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'the request did not arrive in time'
+        : 'the request is not valid HTTP/1.1';
+  const code: ErrorCode = 'VALIDATION_FAILED';
+  const body = JSON.stringify({
+    type: `/problems/${code.toLowerCase().replace(/_/g, '-')}`,
+    title: titleOf(code),
+    status: statusOf[code],
+    detail,
+    code,
+  });
+  socket.end(
+    `HTTP/1.1 ${statusOf[code]} Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+  );
 }
 
 /** Maps Fastify's own request errors (parsing, size, media type) onto our codes. */

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { startTestApi, type TestApi } from '../support/api.js';
 
 let api: TestApi;
@@ -42,5 +43,32 @@ describe('framework errors', () => {
     });
     expect(response.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect((await response.json()) as { code: string }).toHaveProperty('code');
+  });
+
+  // Found by a black-box tester: Node's own refusals (before Fastify) were plain JSON.
+  it.each([
+    [
+      'headers past 16 KB',
+      `GET /healthz HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${'a'.repeat(17_000)}\r\n\r\n`,
+    ],
+    [
+      'a control character in a header',
+      'GET /healthz HTTP/1.1\r\nHost: x\r\nLast-Event-ID: a\x01b\r\n\r\n',
+    ],
+    ['a malformed request line', 'GET /healthz HTTP/9\r\n\r\n'],
+  ])('answers a request Node cannot parse (%s) with a problem+json 400', async (_what, raw) => {
+    const { port } = new URL(api.baseUrl);
+    const answer = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(Number(port), '127.0.0.1', () => socket.write(raw));
+      let text = '';
+      socket.setEncoding('latin1');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('end', () => resolve(text));
+      socket.on('error', reject);
+    });
+    const [head, body] = answer.split('\r\n\r\n');
+    expect(head).toMatch(/^HTTP\/1\.1 400 /);
+    expect(head).toMatch(/content-type: application\/problem\+json/i);
+    expect(JSON.parse(body!)).toMatchObject({ status: 400, code: 'VALIDATION_FAILED' });
   });
 });
