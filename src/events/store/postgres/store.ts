@@ -84,14 +84,7 @@ export class PostgresEventStore implements EventStore {
   ): Promise<AppendResult> {
     if (events.length === 0) throw new Error('appendToStream needs at least one event');
     const expected = options.expectedRevision ?? 'any';
-    const payload = JSON.stringify(
-      events.map((event) => ({
-        id: event.id ?? randomUUID(),
-        type: event.type,
-        data: event.data,
-        metadata: event.metadata ?? {},
-      })),
-    );
+    const payload = appendPayload(events);
     for (let attempt = 0; ; attempt++) {
       try {
         const { rows } = await this.pool.query<AppendRow>({
@@ -119,39 +112,24 @@ export class PostgresEventStore implements EventStore {
     if (new Set(appends.map((append) => append.streamName)).size !== appends.length)
       throw new Error('appendToStreams appends to each stream once');
     if (appends.length === 0) return [];
-    const payloads = appends.map((append) =>
-      JSON.stringify(
-        append.events.map((event) => ({
-          id: event.id ?? randomUUID(),
-          type: event.type,
-          data: event.data,
-          metadata: event.metadata ?? {},
-        })),
-      ),
-    );
+    const payloads = appends.map((append) => appendPayload(append.events));
     const client = await this.pool.connect();
     let broken: Error | undefined;
     try {
       await client.query('BEGIN');
-      let rows: AppendRow[];
-      try {
-        // One statement for every stream, in order: es_append runs once per row of the
-        // ordinality scan, so the events take their log positions in the given order.
-        ({ rows } = await client.query<AppendRow>({
-          name: 'es_append_many',
-          text: `SELECT r.* FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
-                   AS a(stream_name, expected, events, ord),
-                 LATERAL es_append(a.stream_name, a.expected, a.events) r ORDER BY a.ord`,
-          values: [
-            appends.map((append) => append.streamName),
-            appends.map((append) => String(append.expectedRevision)),
-            payloads,
-          ],
-        }));
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
+      // One statement for every stream, in order: es_append runs once per row of the
+      // ordinality scan, so the events take their log positions in the given order.
+      const { rows } = await client.query<AppendRow>({
+        name: 'es_append_many',
+        text: `SELECT r.* FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY
+                 AS a(stream_name, expected, events, ord),
+               LATERAL es_append(a.stream_name, a.expected, a.events) r ORDER BY a.ord`,
+        values: [
+          appends.map((append) => append.streamName),
+          appends.map((append) => String(append.expectedRevision)),
+          payloads,
+        ],
+      });
       const conflict = rows.findIndex((row) => row.outcome === 'wrong_expected_revision');
       await client.query(conflict >= 0 ? 'ROLLBACK' : 'COMMIT');
       // Announced (or refused, for the conflict) only once the transaction has ended.
@@ -167,7 +145,8 @@ export class PostgresEventStore implements EventStore {
       if (!(error instanceof WrongExpectedVersionError)) broken = error as Error;
       throw error;
     } finally {
-      // A connection whose transaction failed midway is not given back to the pool.
+      // A connection whose transaction failed midway is destroyed, not given back: that
+      // ends (rolls back) whatever of the transaction was still open.
       client.release(broken);
     }
   }
@@ -317,4 +296,16 @@ export class PostgresEventStore implements EventStore {
     this.closing.abort();
     await this.notifier.close();
   }
+}
+
+/** The `es_append` argument for a batch: every event with an id (a new UUID if none). */
+function appendPayload(events: readonly EventToAppend[]): string {
+  return JSON.stringify(
+    events.map((event) => ({
+      id: event.id ?? randomUUID(),
+      type: event.type,
+      data: event.data,
+      metadata: event.metadata ?? {},
+    })),
+  );
 }
