@@ -11,6 +11,7 @@ import { queue } from './queue.js';
 import { drive, percentile, startServer } from './support.js';
 import { measureWaiting, waitingFigures, type WaitingRun } from './waiting.js';
 import { extrapolateWaiting } from './waiting-extrapolation.js';
+import { measureWriteFloor } from './write-floor.js';
 
 export interface Figure {
   readonly name: string;
@@ -269,6 +270,32 @@ const waiting: Scenario = async (context) => {
   }
   // Clearly labelled: 100,000 does not fit in one process here (20,000 open files).
   const extrapolated = extrapolateWaiting(runs);
+  // The floor: a bare socket write per connection at the largest size, nothing of ours.
+  const largest = runs.reduce((a, b) => (b.connections > a.connections ? b : a));
+  const floor = await measureWriteFloor(largest.connections);
+  const oursPerStream = (largest.cpuPerMoveMs * 1000) / largest.connections;
+  figures.push(
+    {
+      name: `bare socket write, CPU per connection (${floor.connections} plain TCP connections)`,
+      value: round(floor.cpuMicrosPerWrite, 1),
+      unit: 'us',
+    },
+    {
+      name: `server CPU per waiting stream per move, all of the process (${largest.connections})`,
+      value: round(oursPerStream, 1),
+      unit: 'us',
+      baseline: round(floor.cpuMicrosPerWrite, 1),
+    },
+    {
+      name: `pass time per message written (${largest.connections})`,
+      value: round(largest.passMicrosPerMessage, 1),
+      unit: 'us',
+      baseline: round(floor.wallMicrosPerWrite, 1),
+    },
+  );
+  notes.push(
+    `bare socket writes: ${round(floor.cpuMicrosPerWrite, 1)} us CPU (${round(floor.systemShare * 100)}% in the kernel), ${round(floor.wallMicrosPerWrite, 1)} us wall per write at ${floor.connections} connections; a pass of bare writes to 100,000 would take ${round(floor.cpuMicrosPerWrite * 100)} ms of one core (EXTRAPOLATED)`,
+  );
   return {
     scenario: 'waiting',
     figures: [...figures, ...extrapolated.figures],

@@ -2,6 +2,7 @@
 // text/event-stream connections and records when each heard each event id. It runs apart
 // from the bench and the server because a process here may open at most 20,000 files.
 import net from 'node:net';
+import os from 'node:os';
 
 interface Stream {
   readonly token: string;
@@ -21,6 +22,12 @@ type Command =
   | { type: 'close' };
 
 const streams: Stream[] = [];
+
+// The load generator shares this machine's two cores with the service under test; on
+// its own machine it would take nothing from it. At a low priority it reads when the
+// service, its database and the measured joins leave a core free: what it records (the
+// time each stream heard a move) can then only be later than the truth, never earlier.
+if (process.env.BENCH_CLIENT_NICE !== '0') os.setPriority(10);
 const idPattern = /(?:^|\n)id: (\S+)\n/g;
 
 function openOne(port: number, stream: Stream): Promise<void> {

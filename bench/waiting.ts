@@ -57,6 +57,49 @@ async function admissionBatches(db: pg.Client, since: number, until: number): Pr
   }));
 }
 
+/** What the server's default metrics say about its event loop and GC (the lag resets per scrape). */
+interface LoopHealth {
+  readonly lagMaxMs: number;
+  readonly lagP99Ms: number;
+  /** Seconds spent in GC so far, by kind (major, minor, incremental, weakcb). */
+  readonly gcSeconds: Record<string, number>;
+}
+
+/** Reads the server's metrics once; the function gives one unlabelled series' value. */
+async function scrape(baseUrl: string): Promise<(name: string) => number> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  return (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+}
+
+async function loopHealth(baseUrl: string): Promise<LoopHealth> {
+  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+  const value = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  const gcSeconds: Record<string, number> = {};
+  for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm))
+    gcSeconds[match[1]!] = Number(match[2]);
+  return {
+    lagMaxMs: value('nodejs_eventloop_lag_max_seconds'),
+    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds'),
+    gcSeconds,
+  };
+}
+
+/** Event-loop lag over a phase (the scrape before it resets the histogram) and its GC. */
+async function during<T>(baseUrl: string, phase: () => Promise<T>) {
+  const before = await loopHealth(baseUrl);
+  const result = await phase();
+  const after = await loopHealth(baseUrl);
+  const gcMs = Object.fromEntries(
+    Object.entries(after.gcSeconds).map(([kind, seconds]) => [
+      kind,
+      Math.round((seconds - (before.gcSeconds[kind] ?? 0)) * 1000),
+    ]),
+  );
+  return { result, lagMaxMs: after.lagMaxMs, lagP99Ms: after.lagP99Ms, gcMs };
+}
+export type PhaseHealth = Omit<Awaited<ReturnType<typeof during>>, 'result'>;
+
 export interface WaitingRun {
   readonly connections: number;
   readonly waiting: number;
@@ -80,6 +123,11 @@ export interface WaitingRun {
   readonly rssBeforeBytes: number;
   readonly joinBefore: { p50Ms: number; p99Ms: number; perSecond: number };
   readonly joinDuring: { p50Ms: number; p99Ms: number; perSecond: number };
+  readonly healthBefore: PhaseHealth;
+  readonly healthDuring: PhaseHealth;
+  /** The server's own count: event-loop time in passes over the streams, and messages written. */
+  readonly passBusyMsPerMove: number;
+  readonly passMicrosPerMessage: number;
 }
 
 /** One run at `count` connections on a fresh database and server. */
@@ -99,17 +147,13 @@ export async function measureWaiting(
   await db.connect();
   const clients: ClientProcess[] = [];
   try {
-    // These join first: joins before any stream is open (the baseline), and a buffer of
-    // users ahead in line, so the measured ones are still waiting when their streams open.
-    const joinBefore = await drive(
-      server.baseUrl,
-      { concurrency: 16, total: aheadInLine },
-      (i) => ({
-        method: 'POST',
-        path: '/queue/tokens',
-        body: { userId: `before-${i}` },
-      }),
-    );
+    // A buffer of users ahead in line joins first, so the measured ones are still waiting
+    // when their streams open; these joins also warm the server up.
+    await drive(server.baseUrl, { concurrency: 16, total: aheadInLine }, (i) => ({
+      method: 'POST',
+      path: '/queue/tokens',
+      body: { userId: `ahead-${i}` },
+    }));
     const joined = await drive(
       server.baseUrl,
       { concurrency: 64, total: count, keepBodies: true, timeLimitMs: 600_000 },
@@ -117,6 +161,14 @@ export async function measureWaiting(
     );
     if ((joined.statuses[201] ?? 0) !== count)
       throw new Error(`not every user joined: ${JSON.stringify(joined.statuses)}`);
+    // The baseline: the same joins as joinDuring below, on the warm server, no stream open.
+    const { result: joinBefore, ...healthBefore } = await during(server.baseUrl, () =>
+      drive(server.baseUrl, { concurrency: 16, total: aheadInLine }, (i) => ({
+        method: 'POST',
+        path: '/queue/tokens',
+        body: { userId: `before-${i}` },
+      })),
+    );
     const tokens = joined.bodies.map(
       (entry) => (JSON.parse(entry.body) as { token: string }).token,
     );
@@ -144,8 +196,13 @@ export async function measureWaiting(
 
     const windowStart = Date.now();
     const cpuStart = server.cpuSeconds();
+    const passesBefore = await scrape(server.baseUrl);
     await sleep(windowMs);
     const cpuSeconds = server.cpuSeconds() - cpuStart;
+    const passesAfter = await scrape(server.baseUrl);
+    const windowDelta = (name: string) => passesAfter(name) - passesBefore(name);
+    const passBusySeconds = windowDelta('waiting_room_pass_busy_seconds');
+    const messagesSent = windowDelta('waiting_room_messages_sent');
     const windowEnd = Date.now();
     const windowSeconds = (windowEnd - windowStart) / 1000;
     const rates = await Promise.all(
@@ -158,14 +215,18 @@ export async function measureWaiting(
       ),
     );
     // Joins while the streams are open and the line moves, against joinBefore.
-    const joinDuring = await drive(
-      server.baseUrl,
-      { concurrency: 16, total: aheadInLine },
-      (i) => ({
+    if (process.env.BENCH_PAUSE_DURING)
+      await fetch(`${server.baseUrl}/admin/queue`, {
+        method: 'PATCH',
+        headers: { 'x-admin-key': server.adminKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ mode: 'paused' }),
+      });
+    const { result: joinDuring, ...healthDuring } = await during(server.baseUrl, () =>
+      drive(server.baseUrl, { concurrency: 16, total: aheadInLine }, (i) => ({
         method: 'POST',
         path: '/queue/tokens',
         body: { userId: `during-${i}` },
-      }),
+      })),
     );
 
     const { rows } = await db.query<{ token_id: string; queue_number: string }>(
@@ -226,6 +287,10 @@ export async function measureWaiting(
       rssBeforeBytes: rssBefore,
       joinBefore,
       joinDuring,
+      healthBefore,
+      healthDuring,
+      passBusyMsPerMove: batches.length > 0 ? (passBusySeconds * 1000) / batches.length : 0,
+      passMicrosPerMessage: messagesSent > 0 ? (passBusySeconds * 1e6) / messagesSent : 0,
     };
   } finally {
     for (const client of clients) client.stop();
@@ -274,18 +339,31 @@ export function waitingFigures(run: WaitingRun): { figures: WaitingFigure[]; not
         value: round(run.cpuPerSecond, 3),
         unit: ' s/s',
       },
+      // "Joins keep their figures": p99 within a fifth of, and the rate at least nine
+      // tenths of, the same joins on the same warm server before any stream opened.
       {
-        name: `join p99 with ${n} streams open`,
+        name: `join p99 with ${n} streams open and the line moving`,
         value: round(run.joinDuring.p99Ms, 1),
         unit: 'ms',
         baseline: round(run.joinBefore.p99Ms, 1),
+        target: '<= 1.2 x baseline',
+        met: run.joinDuring.p99Ms <= 1.2 * run.joinBefore.p99Ms,
+      },
+      {
+        name: `joins per second with ${n} streams open and the line moving`,
+        value: round(run.joinDuring.perSecond),
+        unit: '/s',
+        baseline: round(run.joinBefore.perSecond),
+        target: '>= 0.9 x baseline',
+        met: run.joinDuring.perSecond >= 0.9 * run.joinBefore.perSecond,
       },
     ],
     notes: [
       `${n} streams (${run.waiting} waiting at open) opened in ${round(run.openSeconds, 1)} s; RSS ${round(run.rssBeforeMb)} MB before, ${round(run.rssOpenMb)} MB with them open`,
       `${round(run.messagesPerSecond, 2)} messages per connection per second on average; ${run.closeTogether} came < 900 ms after the same stream's previous one (client-side timing)`,
-      `${run.moves} moves of 100 admissions; server CPU ${round(run.cpuPerMoveMs)} ms per move (window incl. heartbeats and the admission process)`,
-      `join p50/p99 ${round(run.joinBefore.p50Ms, 1)}/${round(run.joinBefore.p99Ms, 1)} ms before the streams, ${round(run.joinDuring.p50Ms, 1)}/${round(run.joinDuring.p99Ms, 1)} ms with them open (16 connections)`,
+      `${run.moves} moves of 100 admissions; server CPU ${round(run.cpuPerMoveMs)} ms per move (window incl. heartbeats and the admission process); of it, passes over the streams ${round(run.passBusyMsPerMove)} ms of event-loop time per move, ${round(run.passMicrosPerMessage, 1)} us per message written`,
+      `join p50/p99 ${round(run.joinBefore.p50Ms, 1)}/${round(run.joinBefore.p99Ms, 1)} ms before the streams (warm server), ${round(run.joinDuring.p50Ms, 1)}/${round(run.joinDuring.p99Ms, 1)} ms with them open (16 connections, 1,000 joins each)`,
+      `server event-loop lag while those joins ran: max ${round(run.healthBefore.lagMaxMs)} / p99 ${round(run.healthBefore.lagP99Ms)} ms before the streams, max ${round(run.healthDuring.lagMaxMs)} / p99 ${round(run.healthDuring.lagP99Ms)} ms with them; GC ms ${JSON.stringify(run.healthBefore.gcMs)} before, ${JSON.stringify(run.healthDuring.gcMs)} with them`,
     ],
   };
 }

@@ -80,6 +80,8 @@ export class SseChannel<C extends SseConnection> {
   private readonly closing = new Set<ServerResponse>();
   private heartbeat: NodeJS.Timeout | undefined;
   droppedSlowReaders = 0;
+  /** Chunks written by send() (messages and heartbeats). */
+  sent = 0;
 
   constructor(
     private readonly options: SseOptions = defaultSseOptions,
@@ -130,6 +132,7 @@ export class SseChannel<C extends SseConnection> {
       // message itself when a move writes to every stream. The framing is the same.
       socket.write(`${Buffer.byteLength(chunk).toString(16)}\r\n${chunk}\r\n`);
     } else response.write(chunk);
+    this.sent++;
     connection.lastWriteAt = this.now();
     return true;
   }

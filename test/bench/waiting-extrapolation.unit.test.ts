@@ -22,6 +22,10 @@ const run = (overrides: Partial<WaitingRun>): WaitingRun => ({
   closeTogether: 0,
   joinBefore: { p50Ms: 1, p99Ms: 2, perSecond: 1000 },
   joinDuring: { p50Ms: 1, p99Ms: 2, perSecond: 1000 },
+  healthBefore: { lagMaxMs: 10, lagP99Ms: 10, gcMs: {} },
+  healthDuring: { lagMaxMs: 10, lagP99Ms: 10, gcMs: {} },
+  passBusyMsPerMove: 50,
+  passMicrosPerMessage: 20,
   ...overrides,
 });
 const figure = (figures: { name: string; value: number }[], part: string) =>

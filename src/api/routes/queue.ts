@@ -89,6 +89,22 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
       this.set(waitingRoom.droppedSlowReaders);
     },
   });
+  new Gauge({
+    name: 'waiting_room_messages_sent',
+    help: 'Messages (and heartbeats) this process wrote to waiting-room streams',
+    registers: [context.metrics.registry],
+    collect() {
+      this.set(waitingRoom.messagesSent);
+    },
+  });
+  new Gauge({
+    name: 'waiting_room_pass_busy_seconds',
+    help: 'Event-loop time this process spent in passes over its waiting-room streams',
+    registers: [context.metrics.registry],
+    collect() {
+      this.set(waitingRoom.passBusySeconds);
+    },
+  });
 
   joinRoute(app, context);
 
