@@ -215,12 +215,6 @@ export async function measureWaiting(
       ),
     );
     // Joins while the streams are open and the line moves, against joinBefore.
-    if (process.env.BENCH_PAUSE_DURING)
-      await fetch(`${server.baseUrl}/admin/queue`, {
-        method: 'PATCH',
-        headers: { 'x-admin-key': server.adminKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ mode: 'paused' }),
-      });
     const { result: joinDuring, ...healthDuring } = await during(server.baseUrl, () =>
       drive(server.baseUrl, { concurrency: 16, total: aheadInLine }, (i) => ({
         method: 'POST',

@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type net from 'node:net';
+import { SseChannel } from '../../src/api/sse.js';
 import { WaitingRoom, defaultWaitingRoomOptions } from '../../src/api/waiting-room.js';
 import type { LineSnapshot } from '../../src/queries/queue-estimate.js';
 import type { TokenView } from '../../src/queries/tokens.js';
@@ -31,7 +32,8 @@ beforeAll(async () => {
   api = await startTestApi({ MAX_ACTIVE_TOKENS: '1', TOKEN_TTL_SECONDS: '60' });
   room = new WaitingRoom(
     { db: api.system.db, clock: api.system.clock, line: () => Promise.resolve(current) },
-    { ...defaultWaitingRoomOptions, pollMs: 20, minMessageIntervalMs: 0 },
+    // Slices of no time at all: a pass lets the event loop turn every 32 streams.
+    { ...defaultWaitingRoomOptions, pollMs: 20, minMessageIntervalMs: 0, passSliceMs: 0 },
   );
   // Authenticates as the service does (the token's view), then hands the stream to the room.
   server = http.createServer((request, response) => {
@@ -95,3 +97,42 @@ it('tells a reconnect with an unchanged place its current estimate at once, and 
   again.close();
   keeper.close();
 }, 30_000);
+
+it('writes a move to many streams in slices, letting the event loop turn between them', async () => {
+  current = line('open');
+  const tokens = [];
+  for (let i = 0; i < 100; i++) tokens.push(await join(`slice-${i}`));
+  const streams = await Promise.all(tokens.map((t) => openSse(url, { 'x-queue-token': t })));
+  await Promise.all(streams.map((stream) => stream.waitFor(token)));
+
+  // Counts the turns of the event loop; each write notes the count it was made at.
+  let turns = 0;
+  let counting = true;
+  const count = () => {
+    turns++;
+    if (counting) setImmediate(count);
+  };
+  const writtenAt: number[] = [];
+  const send = SseChannel.prototype.send;
+  SseChannel.prototype.send = function (this: SseChannel<never>, ...args) {
+    writtenAt.push(turns);
+    return send.apply(this, args);
+  };
+  try {
+    setImmediate(count);
+    // The pause changes every waiting stream's estimate: one pass writes to all of them.
+    current = line('paused');
+    await Promise.all(
+      streams.map((stream) =>
+        stream.waitFor((event) => token(event) && estimate(event) === null, 'the pause'),
+      ),
+    );
+  } finally {
+    SseChannel.prototype.send = send;
+    counting = false;
+  }
+  expect(writtenAt.length).toBeGreaterThanOrEqual(100);
+  // Unsliced, the whole pass would run within one turn: one distinct count.
+  expect(new Set(writtenAt).size).toBeGreaterThanOrEqual(3);
+  for (const stream of streams) stream.close();
+}, 60_000);

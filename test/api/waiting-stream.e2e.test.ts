@@ -115,11 +115,12 @@ it('lets a browser-style client follow the line with stream tickets, reopening w
   reopened.close();
 });
 
-it('sends the reply security headers on a stream, and counts open streams in /metrics', async () => {
-  const gauge = async () => {
+it('sends the reply security headers on a stream, and counts open streams and their messages in /metrics', async () => {
+  const metric = async (name: string) => {
     const metrics = await api.inject({ method: 'GET', url: '/metrics' });
-    return Number(/^waiting_room_streams (\d+)$/m.exec(metrics.body)?.[1]);
+    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics.body)?.[1]);
   };
+  const gauge = () => metric('waiting_room_streams');
   const settled = async (count: number) => {
     for (let i = 0; i < 100 && (await gauge()) !== count; i++)
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -127,9 +128,12 @@ it('sends the reply security headers on a stream, and counts open streams in /me
   };
   // The earlier tests' streams are closed (their server side notices within moments).
   expect(await settled(0)).toBe(0);
+  const sentBefore = await metric('waiting_room_messages_sent');
   const url = `${api.baseUrl}/queue/tokens/current/events`;
   const stream = await openSse(url, { 'x-queue-token': await join('gauge-1') });
   await stream.waitFor((event) => event.event === 'token');
+  expect(await metric('waiting_room_messages_sent')).toBeGreaterThanOrEqual(sentBefore + 1);
+  expect(await metric('waiting_room_pass_busy_seconds')).toBeGreaterThanOrEqual(0);
   expect(stream.headers['content-type']).toBe('text/event-stream');
   expect(stream.headers['x-content-type-options']).toBe('nosniff');
   expect(stream.headers['content-security-policy']).toBeDefined();
