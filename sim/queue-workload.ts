@@ -1,4 +1,11 @@
-import { admitWaitingTokens } from '../src/commands/admission.js';
+import {
+  admissionIsQuiet,
+  admitWaitingTokens,
+  type AdmissionDeps,
+  type Quiet,
+} from '../src/commands/admission.js';
+import { tokensProjectionTypes } from '../src/commands/queue-opening.js';
+import { comparePositions } from '../src/events/store/port.js';
 import { issueToken } from '../src/commands/issue-token.js';
 import { seededRandomInt } from '../src/commands/queue-draw.js';
 import { changeQueueSettings, firstQueueSettings } from '../src/commands/queue-settings.js';
@@ -9,6 +16,50 @@ import type { SimulatedCluster } from './cluster.js';
 /** The first cap of the simulated queue (MAX_ACTIVE_TOKENS of its processes). */
 export const simulatedMaxActive = 3;
 export const simulatedTokenTtlSeconds = 120;
+
+/** The quiet the last admission round of each cluster reported (the loop's skip). */
+const quietOf = new WeakMap<SimulatedCluster, Quiet>();
+const skipMistakes = new WeakMap<SimulatedCluster, string[]>();
+
+/**
+ * (h) The admission loop skips a round while admissionIsQuiet says nothing can have
+ * changed. Here every round is run anyway: a round that was to be skipped and still
+ * admitted or expired a pass, deciding on the very log head and clock the check saw
+ * (nothing happened in between), is a wrongly skipped round.
+ */
+export function quietSkipViolations(cluster: SimulatedCluster): string[] {
+  return skipMistakes.get(cluster) ?? [];
+}
+
+async function admissionRound(cluster: SimulatedCluster, deps: AdmissionDeps): Promise<void> {
+  const quiet = quietOf.get(cluster);
+  const checked = await deps.store
+    .headPosition({ eventTypes: tokensProjectionTypes })
+    .then((head) => ({ head, at: deps.clock().getTime() }))
+    .catch(() => undefined);
+  const skip =
+    quiet !== undefined &&
+    checked !== undefined &&
+    (await admissionIsQuiet(deps, quiet).catch(() => false));
+  const round = await admitWaitingTokens(deps);
+  if (!round) return;
+  if (round.quiet) quietOf.set(cluster, round.quiet);
+  else quietOf.delete(cluster);
+  const decided = round.decidedOn;
+  if (
+    skip &&
+    decided &&
+    (round.admitted > 0 || round.expired > 0) &&
+    comparePositions(decided.head, checked.head) === 0 &&
+    decided.at.getTime() === checked.at
+  ) {
+    const mistakes = skipMistakes.get(cluster) ?? [];
+    mistakes.push(
+      `(h) an admission round the quiet check skipped would have admitted ${round.admitted} and expired ${round.expired}`,
+    );
+    skipMistakes.set(cluster, mistakes);
+  }
+}
 
 /**
  * One seeded queue decision, beside the payment workload: users join (or rejoin), an
@@ -32,7 +83,7 @@ export async function queueOperation(
   if (roll < 0.45) {
     await issueToken({ store, clock }, pick(users));
   } else if (roll < 0.75) {
-    await admitWaitingTokens({
+    const deps = {
       store,
       db: system.db,
       pool: system.pool,
@@ -42,7 +93,10 @@ export async function queueOperation(
       tokenTtlSeconds: simulatedTokenTtlSeconds,
       firstQueueSettings: first,
       random: seededRandomInt(Math.floor(random() * 2 ** 31)),
-    });
+    };
+    await admissionRound(cluster, deps);
+    // Often a second round at once, as the loop's next beat: the one a quiet most often skips.
+    if (random() < 0.5) await admissionRound(cluster, deps);
   } else if (roll < 0.9) {
     const change = pick([
       { mode: 'paused' },

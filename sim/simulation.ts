@@ -8,7 +8,7 @@ import { projections } from '../src/projections/index.js';
 import { rebuildProjection } from '../src/projections/rebuild.js';
 import { verifyReadModels } from '../src/projections/verify.js';
 import { SimulatedCluster } from './cluster.js';
-import { queueOperation, settleQueue } from './queue-workload.js';
+import { queueOperation, quietSkipViolations, settleQueue } from './queue-workload.js';
 import type { FaultyEventStore } from './faulty-store.js';
 import { checkLogInvariants, type Acknowledged } from './invariants.js';
 
@@ -87,6 +87,7 @@ export async function simulate(options: SimulationOptions): Promise<SimulationRe
     now += 3_600_000;
     await settleQueue(cluster);
     const violations = await settleAndCheck(cluster, run.acknowledged);
+    violations.push(...quietSkipViolations(cluster));
     const stray = await cluster.strayBackends();
     if (stray > 0) violations.push(`(harness) ${stray} backend(s) of crashed processes still open`);
     return {

@@ -3,7 +3,7 @@ import type pg from 'pg';
 import { decideToken, tokenKind, tokenStream, type TokenCommand } from '../deciders/token.js';
 import { admissionBudget } from '../deciders/queue.js';
 import { advisoryLocks } from '../infrastructure/advisory-locks.js';
-import type { EventStore } from '../events/store/port.js';
+import { comparePositions, type EventStore, type Position } from '../events/store/port.js';
 import type { Db } from '../projections/database.js';
 import type { ProjectionRunner } from '../projections/runner.js';
 import type { QueueSettings } from '../events/queue.js';
@@ -32,6 +32,34 @@ export interface AdmissionDeps {
 
 const admissionLockId = advisoryLocks.admission;
 
+/** What an admission round did; `quiet` when it found nothing to do and until when. */
+export interface AdmissionRound {
+  readonly admitted: number;
+  readonly expired: number;
+  readonly quiet?: Quiet;
+  /** The log head (tokens events) and the time the round decided on, when it decided. */
+  readonly decidedOn?: { readonly head: Position; readonly at: Date };
+}
+
+/**
+ * A round that changed nothing also says when the next one could: not before the log's
+ * tokens events move past `head` (a join, a leave, a settings change, another process's
+ * admission) or the clock reaches `until` (the next pass expiry, the rate window letting
+ * one more in, the opening). Until then a round would read the same rows and decide the
+ * same nothing: the loop skips it for one statement (the head) instead of about ten.
+ */
+export interface Quiet {
+  readonly head: Position;
+  readonly until: Date;
+}
+
+/** True while nothing a round decides on can have changed since a round that did nothing. */
+export async function admissionIsQuiet(deps: AdmissionDeps, quiet: Quiet): Promise<boolean> {
+  if (deps.clock().getTime() >= quiet.until.getTime()) return false;
+  const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
+  return comparePositions(head, quiet.head) === 0;
+}
+
 /**
  * One admission round: expire overdue passes, then promote the oldest waiting tokens
  * into the free slots, in queue order. Only the holder of an advisory lock acts, and it
@@ -41,7 +69,7 @@ const admissionLockId = advisoryLocks.admission;
  */
 export async function admitWaitingTokens(
   deps: AdmissionDeps,
-): Promise<{ admitted: number; expired: number } | undefined> {
+): Promise<AdmissionRound | undefined> {
   const client = await deps.pool.connect();
   try {
     const { rows } = await client.query<{ locked: boolean }>(
@@ -64,8 +92,8 @@ const roundLimit = 1000;
 /** How long a round waits for the tokens projection before leaving it to the next round. */
 const catchUpTimeoutMs = 10_000;
 
-async function admissionRound(deps: AdmissionDeps): Promise<{ admitted: number; expired: number }> {
-  await openAndDraw(deps);
+async function admissionRound(deps: AdmissionDeps): Promise<AdmissionRound> {
+  const opening = await openAndDraw(deps);
   const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
   const caughtUp = await deps.runner.waitFor(
     { position: head, eventTypes: tokensProjectionTypes },
@@ -81,9 +109,22 @@ async function admissionRound(deps: AdmissionDeps): Promise<{ admitted: number; 
   const expired = await expireOverduePasses(deps, now);
   const counts = await admissionCounts(deps.db, now);
   const budget = Math.min(roundLimit, admissionBudget(settings, counts));
-  if (budget <= 0) return { admitted: 0, expired };
-  const admitted = await admitInQueueOrder(deps, now, budget);
-  return { admitted, expired };
+  const admitted = budget > 0 ? await admitInQueueOrder(deps, now, budget) : 0;
+  const decidedOn = { head, at: now };
+  const idle =
+    admitted === 0 && expired === 0 && opening.position === undefined && !opening.drawPending;
+  if (!idle) return { admitted, expired, decidedOn };
+  const until = [counts.nextExpiry, settings.opensAt === null ? null : new Date(settings.opensAt)];
+  // A rate-limited line may take one more when its oldest admission leaves the window.
+  if (settings.admissionsPerMinute !== null && counts.oldestInWindow)
+    until.push(new Date(counts.oldestInWindow.getTime() + 60_000));
+  const due = until.filter((at): at is Date => at !== null).map((at) => at.getTime());
+  return {
+    admitted,
+    expired,
+    decidedOn,
+    quiet: { head, until: new Date(due.length > 0 ? Math.min(...due) : 8.64e15) },
+  };
 }
 
 /** One token command with the admission's retries; returns how many events it wrote. */
@@ -139,22 +180,25 @@ function onTokensTogether(
   );
 }
 
-async function admissionCounts(
-  db: Db,
-  now: Date,
-): Promise<{ active: number; admittedLastMinute: number }> {
-  const { active } = await db
-    .selectFrom('tokens')
-    .select(sql<number>`count(*)::int`.as('active'))
-    .where('status', '=', 'pass')
-    .where('expires_at', '>', now)
-    .executeTakeFirstOrThrow();
-  const { admittedLastMinute } = await db
-    .selectFrom('tokens')
-    .select(sql<number>`count(*)::int`.as('admittedLastMinute'))
-    .where('admitted_at', '>=', new Date(now.getTime() - 60_000))
-    .executeTakeFirstOrThrow();
-  return { active, admittedLastMinute };
+/**
+ * The counts a round's budget needs, and when they next change with time alone: the
+ * earliest pass expiry and the oldest admission still inside the rate window.
+ */
+async function admissionCounts(db: Db, now: Date) {
+  const windowStart = new Date(now.getTime() - 60_000);
+  const { rows } = await sql<{
+    active: number;
+    admittedLastMinute: number;
+    nextExpiry: Date | null;
+    oldestInWindow: Date | null;
+  }>`SELECT
+       (SELECT count(*)::int FROM tokens WHERE status = 'pass' AND expires_at > ${now}) AS "active",
+       (SELECT count(*)::int FROM tokens WHERE admitted_at >= ${windowStart}) AS "admittedLastMinute",
+       (SELECT min(expires_at) FROM tokens WHERE status = 'pass' AND expires_at > ${now}) AS "nextExpiry",
+       (SELECT min(admitted_at) FROM tokens WHERE admitted_at >= ${windowStart}) AS "oldestInWindow"`.execute(
+    db,
+  );
+  return rows[0]!;
 }
 
 async function admitInQueueOrder(deps: AdmissionDeps, now: Date, budget: number) {

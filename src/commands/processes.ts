@@ -1,6 +1,6 @@
 import { sleep } from '../infrastructure/sleep.js';
 import { queueLength } from '../queries/tokens.js';
-import { admitWaitingTokens, type AdmissionDeps } from './admission.js';
+import { admissionIsQuiet, admitWaitingTokens, type AdmissionDeps, type Quiet } from './admission.js';
 import { expireHolds } from './hold-expiry.js';
 import { PaymentRecovery } from './payment-recovery.js';
 
@@ -44,13 +44,17 @@ export function startProcesses(
       await sleep(next - now, stopping.signal);
     }
   };
+  let quiet: Quiet | undefined;
   const loops = [
     every('admission', options.admissionIntervalMs, async () => {
+      if (quiet && (await admissionIsQuiet(deps, quiet))) return;
+      quiet = undefined;
       // Counted before the round (one row), not after it: waiting for the read model to
       // apply the round's admissions just to log a count would delay the loop's next beat.
       const { waiting } = options.log?.info ? await queueLength(deps.db) : { waiting: 0 };
       const result = await admitWaitingTokens(deps);
       if (!result) return;
+      quiet = result.quiet;
       options.onAdmission?.(result);
       // Rounds that changed nothing (most of them) stay quiet.
       if (result.admitted === 0 && result.expired === 0) return;

@@ -33,9 +33,11 @@ export const tokensProjectionTypes = [
  * projection has passed the cut, so it sees every token issued before it, exactly the
  * round's tokens; tokens issued after the cut are not in it. Two drawers may race (the
  * admitter, a PATCH): the stream's expected revision lets one draw in, the other then
- * decides nothing. Returns what it wrote.
+ * decides nothing. Returns what it wrote, and whether a draw is still to be made.
  */
-export async function openAndDraw(deps: OpeningDeps): Promise<Written> {
+export async function openAndDraw(
+  deps: OpeningDeps,
+): Promise<Written & { drawPending?: true }> {
   const now = deps.clock().toISOString();
   const opened = await handleCommand(
     deps.store,
@@ -48,7 +50,7 @@ export async function openAndDraw(deps: OpeningDeps): Promise<Written> {
   if (round === undefined) return writtenBy(opened);
   const head = await deps.store.headPosition({ eventTypes: tokensProjectionTypes });
   if (!(await deps.runner.waitFor({ position: head, eventTypes: ['QueueOpened'] }, 10_000)))
-    return writtenBy(opened); // the next round tries again
+    return { ...writtenBy(opened), drawPending: true }; // the next round tries again
   const waiting = await deps.db
     .selectFrom('tokens')
     .select('token_id')
