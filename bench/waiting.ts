@@ -65,22 +65,22 @@ interface LoopHealth {
   readonly gcSeconds: Record<string, number>;
 }
 
-/** Reads the server's metrics once; the function gives one unlabelled series' value. */
-async function scrape(baseUrl: string): Promise<(name: string) => number> {
+/** Reads the server's metrics once; `value` gives one unlabelled series' value. */
+async function scrape(baseUrl: string) {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  return (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  const value = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { text, value };
 }
 
 async function loopHealth(baseUrl: string): Promise<LoopHealth> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const value = (name: string) =>
-    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) * 1000;
+  const { text, value } = await scrape(baseUrl);
   const gcSeconds: Record<string, number> = {};
   for (const match of text.matchAll(/^nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm))
     gcSeconds[match[1]!] = Number(match[2]);
   return {
-    lagMaxMs: value('nodejs_eventloop_lag_max_seconds'),
-    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds'),
+    lagMaxMs: value('nodejs_eventloop_lag_max_seconds') * 1000,
+    lagP99Ms: value('nodejs_eventloop_lag_p99_seconds') * 1000,
     gcSeconds,
   };
 }
@@ -200,7 +200,7 @@ export async function measureWaiting(
     await sleep(windowMs);
     const cpuSeconds = server.cpuSeconds() - cpuStart;
     const passesAfter = await scrape(server.baseUrl);
-    const windowDelta = (name: string) => passesAfter(name) - passesBefore(name);
+    const windowDelta = (name: string) => passesAfter.value(name) - passesBefore.value(name);
     const passBusySeconds = windowDelta('waiting_room_pass_busy_seconds');
     const messagesSent = windowDelta('waiting_room_messages_sent');
     const windowEnd = Date.now();

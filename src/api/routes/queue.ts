@@ -73,38 +73,37 @@ export function queueRoutes(app: ZodApp, context: ApiContext): void {
     log: (error, message) => app.log.error({ err: error }, message),
   });
   app.addHook('preClose', async () => waitingRoom.close());
-  new Gauge({
-    name: 'waiting_room_streams',
-    help: 'Open waiting-room event streams of this process',
-    registers: [context.metrics.registry],
-    collect() {
-      this.set(waitingRoom.size);
-    },
-  });
-  new Gauge({
-    name: 'waiting_room_dropped_slow_readers',
-    help: 'Waiting-room streams this process ended because their reader fell too far behind',
-    registers: [context.metrics.registry],
-    collect() {
-      this.set(waitingRoom.droppedSlowReaders);
-    },
-  });
-  new Gauge({
-    name: 'waiting_room_messages_sent',
-    help: 'Messages (and heartbeats) this process wrote to waiting-room streams',
-    registers: [context.metrics.registry],
-    collect() {
-      this.set(waitingRoom.messagesSent);
-    },
-  });
-  new Gauge({
-    name: 'waiting_room_pass_busy_seconds',
-    help: 'Event-loop time this process spent in passes over its waiting-room streams',
-    registers: [context.metrics.registry],
-    collect() {
-      this.set(waitingRoom.passBusySeconds);
-    },
-  });
+  const gauges: [name: string, help: string, value: () => number][] = [
+    [
+      'waiting_room_streams',
+      'Open waiting-room event streams of this process',
+      () => waitingRoom.size,
+    ],
+    [
+      'waiting_room_dropped_slow_readers',
+      'Waiting-room streams this process ended because their reader fell too far behind',
+      () => waitingRoom.droppedSlowReaders,
+    ],
+    [
+      'waiting_room_messages_sent',
+      'Messages (and heartbeats) this process wrote to waiting-room streams',
+      () => waitingRoom.messagesSent,
+    ],
+    [
+      'waiting_room_pass_busy_seconds',
+      'Event-loop time this process spent in passes over its waiting-room streams',
+      () => waitingRoom.passBusySeconds,
+    ],
+  ];
+  for (const [name, help, value] of gauges)
+    new Gauge({
+      name,
+      help,
+      registers: [context.metrics.registry],
+      collect() {
+        this.set(value());
+      },
+    });
 
   joinRoute(app, context);
 
