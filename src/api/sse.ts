@@ -111,6 +111,12 @@ export class SseChannel<C extends SseConnection> {
     response[connectionOf] = connection;
     response.on('close', onResponseClose);
     this.connections.add(connection);
+    // A client that left while the route was still working (authenticating, looking its
+    // token up) closed the response before the listener above was there to hear it.
+    if (!response.socket || response.socket.destroyed) {
+      this.forget(connection);
+      return;
+    }
     if (!this.heartbeat) {
       this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
       this.heartbeat.unref();

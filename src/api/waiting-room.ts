@@ -88,9 +88,19 @@ export class WaitingRoom {
     private readonly now: () => number = () => performance.now(),
   ) {
     this.channel = new SseChannel<TokenStream>(options, now);
-    this.subscription = deps.moved?.subscribe(() => this.wake?.abort());
+    this.subscription = deps.moved?.subscribe(() => {
+      this.news = true;
+      this.wake?.abort();
+    });
   }
   private readonly subscription: Subscription | undefined;
+  /**
+   * Set when the tokens projection applied admissions or exits: a pass under way stops at
+   * its next slice (what it would still write may already be stale: a stream whose token
+   * was just revoked must not hear a place after the revocation's answer), and the next
+   * round, at once, reads every stream's news afresh, pre-queued ones included.
+   */
+  private news = false;
 
   get size(): number {
     return this.channel.connections.size;
@@ -152,7 +162,9 @@ export class WaitingRoom {
 
   /** One round; true when streams were just admitted, left or drawn and should be read at once. */
   private async round(): Promise<boolean> {
-    const sweep = this.now() - this.lastSweep >= this.options.prequeueSweepMs;
+    const news = this.news;
+    this.news = false;
+    const sweep = news || this.now() - this.lastSweep >= this.options.prequeueSweepMs;
     if (sweep) this.lastSweep = this.now();
     const lookups: TokenStream[] = [];
     for (const stream of this.channel.connections) {
@@ -196,7 +208,7 @@ export class WaitingRoom {
       for (const stream of this.channel.connections)
         if (stream.phase === 'prequeued') stream.phase = 'opening';
       again = true;
-    } else await this.tellPrequeued(snapshot.prequeue.opensAt);
+    } else if (!(await this.tellPrequeued(snapshot.prequeue.opensAt))) again = true;
     return again;
   }
 
@@ -213,7 +225,7 @@ export class WaitingRoom {
     const lineChanged = line !== this.estimatedFrom;
     this.estimatedFrom = line;
     let readNow = false;
-    await this.eachStream((stream) => {
+    const whole = await this.eachStream((stream) => {
       if (stream.phase !== 'waiting') return;
       const below = holesBelow(holes, stream.queueNumber);
       const position = stream.queueNumber - admitted - below;
@@ -236,7 +248,7 @@ export class WaitingRoom {
       );
       if (sent) told(stream, position, undefined, wait, now);
     });
-    return readNow;
+    return readNow || !whole;
   }
 
   private estimateNews(stream: TokenStream, wait: number | null, now: number): boolean {
@@ -246,11 +258,11 @@ export class WaitingRoom {
     return !newPace || now - stream.lastMessageAt >= this.options.estimateNewsMs;
   }
 
-  /** Every pre-queued stream hears the same news (the opening moved): built once. */
-  private async tellPrequeued(opensAt: string | null): Promise<void> {
+  /** Every pre-queued stream hears the same news (the opening moved): built once. False when cut short. */
+  private async tellPrequeued(opensAt: string | null): Promise<boolean> {
     const id = prequeueEventId(opensAt);
     const shared = `"position":null,"estimatedWaitSeconds":null,"prequeue":true,${opensAt === null ? '' : `"opensAt":"${opensAt}",`}`;
-    await this.eachStream((stream) => {
+    return this.eachStream((stream) => {
       if (stream.phase !== 'prequeued' || stream.lastPlace === id) return;
       const now = this.now();
       if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) return;
@@ -263,8 +275,9 @@ export class WaitingRoom {
    * Every open stream, in slices of at most passSliceMs of work with a turn of the event
    * loop between them. A stream that closes meanwhile is skipped (a Set's iterator does
    * not visit deleted entries); one opened meanwhile is visited, after its own first push.
+   * False when news came in between slices and the pass stopped there.
    */
-  private async eachStream(visit: (stream: TokenStream) => void): Promise<void> {
+  private async eachStream(visit: (stream: TokenStream) => void): Promise<boolean> {
     let sliceStarted = performance.now();
     let counted = 0;
     try {
@@ -276,12 +289,13 @@ export class WaitingRoom {
         if (now - sliceStarted < this.options.passSliceMs) continue;
         this.passBusySeconds += (now - sliceStarted) / 1000;
         await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.stopping.signal.aborted) return;
+        if (this.stopping.signal.aborted || this.news) return false;
         sliceStarted = performance.now();
       }
     } finally {
       this.passBusySeconds += (performance.now() - sliceStarted) / 1000;
     }
+    return true;
   }
 
   /** Sends a whole view unless the stream already has it; an expired token ends the stream. */
@@ -303,15 +317,16 @@ export class WaitingRoom {
       if (view.status === 'expired') this.channel.end(stream);
       return;
     }
-    const now = this.now();
-    if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) return;
     const id = place ?? waitingEventId(position, estimatedWaitSeconds);
-    const data = JSON.stringify({ ...view, estimatedWaitSeconds });
+    const data = () => JSON.stringify({ ...view, estimatedWaitSeconds });
+    // The last word is not held back by the one-message-a-second rule: it ends the stream.
     if (view.status === 'expired') {
-      this.channel.end(stream, `id: ${id}\nevent: expired\ndata: ${data}\n\n`);
+      this.channel.end(stream, `id: ${id}\nevent: expired\ndata: ${data()}\n\n`);
       return;
     }
-    if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: ${data}\n\n`))
+    const now = this.now();
+    if (now - stream.lastMessageAt < this.options.minMessageIntervalMs) return;
+    if (this.channel.send(stream, `id: ${id}\nevent: token\ndata: ${data()}\n\n`))
       told(stream, position, place, estimatedWaitSeconds, now);
   }
 

@@ -120,3 +120,29 @@ it('sends headers set before the open in the head, then keeps no copy of the sen
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 });
+
+it('does not keep a stream whose client left before the channel took it over', async () => {
+  const channel = new SseChannel({ heartbeatMs: 60_000, retryMs: 1000, maxBufferedBytes: 65_536 });
+  let handedOver = false;
+  // The route's own work (authentication, a lookup) takes a while before the handover.
+  const server = http.createServer((_request, response) => {
+    response.socket!.once('close', () => {
+      channel.open(new SseConnection(response));
+      handedOver = true;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    const client = net.connect(port, '127.0.0.1');
+    client.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    client.destroy();
+    await until(() => handedOver, 'the handover');
+    await turn();
+    expect(channel.connections.size).toBe(0);
+  } finally {
+    channel.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});

@@ -87,7 +87,12 @@ it('tells pre-queued streams the moved opening, places them at the draw, ends a 
     expect(moved.data).toMatch(/"token":"[^"]+"/); // each stream's own fields stay in
   }
 
-  // A revoked pre-queued token's stream ends with an expired event.
+  // A revoked pre-queued token's stream ends with an expired event, and hears nothing
+  // else after the revocation, not even an opening moved right after it (found by a
+  // black-box tester: it heard the new opening, then ended seconds later). A second
+  // passes first, so that the one-message-a-second rule would not hide such a message.
+  await new Promise((resolve) => setTimeout(resolve, 1100));
+  const heardBefore = streams[1]!.events.length;
   const revoked = await api.inject({
     method: 'POST',
     url: '/admin/queue/revocations',
@@ -95,9 +100,13 @@ it('tells pre-queued streams the moved opening, places them at the draw, ends a 
     payload: { userId: 'prequeue-2' },
   });
   expect(revoked.statusCode).toBe(200);
+  expect(
+    (await settle({ opensAt: new Date(Date.parse(later) + 60_000).toISOString() })).statusCode,
+  ).toBe(200);
   const ended = await streams[1]!.waitFor((event) => event.event === 'expired');
   expect(body(ended)).toMatchObject({ status: 'expired' });
   await streams[1]!.ended;
+  expect(streams[1]!.events.slice(heardBefore).map((event) => event.event)).toEqual(['expired']);
 
   // Opening now: the draw places the remaining one, and its stream hears the place.
   expect((await settle({ opensAt: null })).statusCode).toBe(200);
