@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Observable, Subscription } from 'rxjs';
 import type { Clock } from '../commands/clock.js';
 import { sleep } from '../infrastructure/sleep.js';
@@ -288,9 +289,10 @@ export class WaitingRoom {
         const now = performance.now();
         if (now - sliceStarted < this.options.passSliceMs) continue;
         this.passBusySeconds += (now - sliceStarted) / 1000;
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        if (this.stopping.signal.aborted || this.news) return false;
+        await nextTurn();
+        // Restarted before any return: the wait for the turn is not the pass's time.
         sliceStarted = performance.now();
+        if (this.stopping.signal.aborted || this.news) return false;
       }
     } finally {
       this.passBusySeconds += (performance.now() - sliceStarted) / 1000;
