@@ -124,8 +124,10 @@ it('sends headers set before the open in the head, then keeps no copy of the sen
 it('does not keep a stream whose client left before the channel took it over', async () => {
   const channel = new SseChannel({ heartbeatMs: 60_000, retryMs: 1000, maxBufferedBytes: 65_536 });
   let handedOver = false;
+  let arrived = false;
   // The route's own work (authentication, a lookup) takes a while before the handover.
   const server = http.createServer((_request, response) => {
+    arrived = true;
     response.socket!.once('close', () => {
       channel.open(new SseConnection(response));
       handedOver = true;
@@ -136,7 +138,8 @@ it('does not keep a stream whose client left before the channel took it over', a
   try {
     const client = net.connect(port, '127.0.0.1');
     client.write('GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The client leaves only once the route has the request (a fixed wait raced a busy CI).
+    await until(() => arrived, 'the request');
     client.destroy();
     await until(() => handedOver, 'the handover');
     await turn();
