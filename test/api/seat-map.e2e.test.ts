@@ -178,7 +178,7 @@ it('sends its head and a retry hint at once, answers HEAD, and refuses positions
   const url = `${api.baseUrl}/concert-times/${concertTimeId}/seat-map/events`;
   const stream = await openSse(url, as(viewer));
   expect(stream.status).toBe(200);
-  for (let i = 0; i < 100 && stream.retryMs === undefined; i++)
+  for (let i = 0; i < 500 && stream.retryMs === undefined; i++)
     await new Promise((resolve) => setTimeout(resolve, 20));
   expect(stream.retryMs).toBeGreaterThanOrEqual(3000);
   stream.close();

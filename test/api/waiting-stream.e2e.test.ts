@@ -122,7 +122,7 @@ it('sends the reply security headers on a stream, and counts open streams and th
   };
   const gauge = () => metric('waiting_room_streams');
   const settled = async (count: number) => {
-    for (let i = 0; i < 100 && (await gauge()) !== count; i++)
+    for (let i = 0; i < 500 && (await gauge()) !== count; i++)
       await new Promise((resolve) => setTimeout(resolve, 20));
     return gauge();
   };
