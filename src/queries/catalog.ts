@@ -82,12 +82,13 @@ export async function availableSeats(db: Db, concertTimeId: string) {
 }
 
 /**
- * The seat list of a concert time as the JSON the API sends, cached in the projection
- * process and dropped as soon as a seat event of that time is applied (LeaderCache).
+ * The seat list of a concert time as the JSON bytes the API sends (bytes, so that no answer
+ * encodes or measures tens of kilobytes again), cached in the projection process and
+ * dropped as soon as a seat event of that time is applied (LeaderCache).
  * Undefined for an unknown concert time.
  */
 export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunner }) {
-  const cache = new LeaderCache<string, SeatsEventType>(
+  const cache = new LeaderCache<Buffer, SeatsEventType>(
     deps.runner,
     availableSeatsProjection,
     (event) =>
@@ -95,10 +96,10 @@ export function createAvailableSeatsJson(deps: { db: Db; runner: ProjectionRunne
       'concertTimeId' in event.data ? [event.data.concertTimeId] : [],
   );
   // A time appearing in concert_times comes from another projection: never cache "unknown".
-  return async (concertTimeId: string): Promise<string | undefined> =>
+  return async (concertTimeId: string): Promise<Buffer | undefined> =>
     cache.read(concertTimeId, async () =>
       (await concertTimeExists(deps.db, concertTimeId))
-        ? JSON.stringify(await availableSeats(deps.db, concertTimeId))
+        ? Buffer.from(JSON.stringify(await availableSeats(deps.db, concertTimeId)))
         : undefined,
     );
 }

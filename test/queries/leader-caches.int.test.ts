@@ -77,14 +77,14 @@ describe('the available seats cache on the leader', () => {
 
     // The batch's transaction is open: a load now reads the seat as it was.
     const end = start('available-seats', 'SeatHeld', held);
-    expect(JSON.parse((await seatsJson(date.concertTimeId))!)).toHaveLength(2);
+    expect(JSON.parse((await seatsJson(date.concertTimeId))!.toString())).toHaveLength(2);
     // It commits: another process can see it and answer its 2xx before `applied` runs here.
     await system.db
       .updateTable('seats')
       .set({ status: 'holding' })
       .where('seat_id', '=', held.seatId)
       .execute();
-    expect(JSON.parse((await seatsJson(date.concertTimeId))!)).toHaveLength(1);
+    expect(JSON.parse((await seatsJson(date.concertTimeId))!.toString())).toHaveLength(1);
     end();
   });
 });
@@ -101,14 +101,14 @@ describe('a rebuild swap', () => {
       .set({ status: 'paid' })
       .where('concert_time_id', '=', date.concertTimeId)
       .execute();
-    expect(JSON.parse((await seatsJson(date.concertTimeId))!)).toEqual([]);
+    expect(JSON.parse((await seatsJson(date.concertTimeId))!.toString())).toEqual([]);
 
     const seatsProjection = projections.find((projection) => projection.tables.includes('seats'))!;
     await rebuildProjection(system, seatsProjection);
     // The swap's notice reaches the leader's lock connection asynchronously.
     let seats: unknown[] = [];
     for (let attempt = 0; attempt < 100 && seats.length === 0; attempt++) {
-      seats = JSON.parse((await seatsJson(date.concertTimeId))!) as unknown[];
+      seats = JSON.parse((await seatsJson(date.concertTimeId))!.toString()) as unknown[];
       if (seats.length === 0) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     expect(seats).toHaveLength(2);

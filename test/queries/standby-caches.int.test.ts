@@ -23,8 +23,8 @@ afterAll(async () => {
   await leader.drop();
 });
 
-const seatIds = (json: string | undefined) =>
-  (JSON.parse(json!) as { seatId: string }[]).map((seat) => seat.seatId);
+const seatIds = (json: Buffer | undefined) =>
+  (JSON.parse(json!.toString()) as { seatId: string }[]).map((seat) => seat.seatId);
 
 /** A command on the leader, answered as the API answers it: after its read-your-writes wait. */
 async function holdOnLeader(concertTimeId: string, seatId: string) {
