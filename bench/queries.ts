@@ -5,7 +5,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { admittedTokens, check, round, seedSeats, size } from './fixtures.js';
 import type { BenchContext, Figure, ScenarioResult } from './scenarios.js';
-import { drive, freePort, startServer, until, type LoadResult } from './support.js';
+import {
+  drive,
+  freePort,
+  processCpuSeconds,
+  startServer,
+  until,
+  type LoadResult,
+} from './support.js';
 import { transactionCounter } from './transactions.js';
 
 const connections = 64;
@@ -29,32 +36,40 @@ async function bareServer(body: string) {
     30_000,
     'the bare server',
   );
-  return { baseUrl, stop: () => child.kill('SIGTERM') };
+  return {
+    baseUrl,
+    cpuSeconds: () => processCpuSeconds(child.pid!),
+    stop: () => child.kill('SIGTERM'),
+  };
 }
 
-/** Warm-up, then the measured run of GET `path` at 64 connections. */
+/**
+ * Warm-up, then the measured run of GET `path` at 64 connections, with the serving
+ * process's CPU per request over the measured run.
+ */
 async function measure(
-  baseUrl: string,
+  server: { baseUrl: string; cpuSeconds(): number },
   total: number,
   path: string,
   headers: (i: number) => Record<string, string>,
-): Promise<LoadResult> {
-  await drive(baseUrl, { concurrency: connections, total: total / 10 }, (i) => ({
-    method: 'GET',
-    path,
-    headers: headers(i),
-  }));
-  const result = await drive(baseUrl, { concurrency: connections, total }, (i) => ({
-    method: 'GET',
-    path,
-    headers: headers(i),
-  }));
+): Promise<LoadResult & { cpuMicros: number }> {
+  const call = (i: number) => ({ method: 'GET' as const, path, headers: headers(i) });
+  await drive(server.baseUrl, { concurrency: connections, total: total / 10 }, call);
+  const cpuBefore = server.cpuSeconds();
+  const result = await drive(server.baseUrl, { concurrency: connections, total }, call);
+  const cpuMicros = ((server.cpuSeconds() - cpuBefore) * 1e6) / result.requests;
   check(
     (result.statuses[200] ?? 0) === result.requests,
     `every query answered 200 (${JSON.stringify(result.statuses)})`,
   );
-  return result;
+  return { ...result, cpuMicros };
 }
+
+const cpuFigure = (name: string, result: { cpuMicros: number }): Figure => ({
+  name,
+  value: round(result.cpuMicros),
+  unit: ' us',
+});
 
 const against = (name: string, result: LoadResult, bare: LoadResult): Figure => ({
   name,
@@ -107,17 +122,17 @@ export async function queries(context: BenchContext): Promise<ScenarioResult> {
     check(onStandby === sample, 'the standby lists the same seats as the leader');
     bare = await bareServer(sample);
     const xacts = await transactionCounter(databaseUrl, context.smoke);
-    const seats = await measure(leader.baseUrl, total, seatsPath, headers);
-    const dates = await measure(leader.baseUrl, total, datesPath, headers);
+    const seats = await measure(leader, total, seatsPath, headers);
+    const dates = await measure(leader, total, datesPath, headers);
     const queriesOnLeader = (seats.requests + dates.requests) * 1.1;
     const perQuery = await xacts.perOperation(queriesOnLeader);
     const standbyXacts = await transactionCounter(databaseUrl, context.smoke);
-    const standbySeats = await measure(standby.baseUrl, total, seatsPath, headers);
-    const standbyDates = await measure(standby.baseUrl, total, datesPath, headers);
+    const standbySeats = await measure(standby, total, seatsPath, headers);
+    const standbyDates = await measure(standby, total, datesPath, headers);
     const perStandbyQuery = await standbyXacts.perOperation(
       (standbySeats.requests + standbyDates.requests) * 1.1,
     );
-    const baseline = await measure(bare.baseUrl, total, '/constant', () => ({}));
+    const baseline = await measure(bare, total, '/constant', () => ({}));
     return {
       scenario: 'queries',
       figures: [
@@ -127,6 +142,9 @@ export async function queries(context: BenchContext): Promise<ScenarioResult> {
         against('GET seats req/s, standby process', standbySeats, baseline),
         { name: 'GET seats p99, standby', value: round(standbySeats.p99Ms, 1), unit: 'ms' },
         against('GET dates req/s, standby process', standbyDates, baseline),
+        cpuFigure('API CPU per GET seats, leader', seats),
+        cpuFigure('API CPU per GET seats, standby', standbySeats),
+        cpuFigure('bare Fastify CPU per request (same bytes)', baseline),
         { name: 'PostgreSQL transactions per query, leader', value: perQuery, unit: '' },
         { name: 'PostgreSQL transactions per query, standby', value: perStandbyQuery, unit: '' },
       ],

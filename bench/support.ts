@@ -64,6 +64,13 @@ export async function benchDatabaseServer(): Promise<{
   };
 }
 
+/** CPU time (user + system) process `pid` has used so far. */
+export function processCpuSeconds(pid: number): number {
+  // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime, stime.
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 export interface RunningServer {
   readonly baseUrl: string;
   readonly adminKey: string;
@@ -141,11 +148,7 @@ export async function startServer(
         await new Promise((resolve) => setTimeout(resolve, 200));
       await fetch(`${baseUrl}/healthz`).catch(() => undefined);
     },
-    cpuSeconds: () => {
-      // Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name) are utime, stime.
-      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / 100;
-    },
+    cpuSeconds: () => processCpuSeconds(child.pid!),
     stop: async () => {
       if (child.exitCode !== null) return;
       const exited = new Promise((resolve) => child.once('exit', resolve));

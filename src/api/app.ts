@@ -89,8 +89,10 @@ async function registerBrowserHeaders(app: BaseApp, corsOrigins: readonly string
   const headers = securityHeaders({
     contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  // A callback hook, not an async one: no promise per request for a synchronous step.
+  app.addHook('onRequest', (_request, reply, done) => {
     reply.headers(headers);
+    done();
   });
   // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.
   if (corsOrigins.length > 0) {

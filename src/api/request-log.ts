@@ -33,5 +33,5 @@ export function logStreamOpened(request: FastifyRequest): void {
 
 /** A stream ticket opens its user's streams for 60 s: the log never holds one. */
 export function loggedUrl(url: string): string {
-  return url.replace(/([?&]ticket=)[^&]*/g, '$1[redacted]');
+  return url.includes('ticket=') ? url.replace(/([?&]ticket=)[^&]*/g, '$1[redacted]') : url;
 }

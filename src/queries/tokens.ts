@@ -168,13 +168,25 @@ export function createTokenLookup(deps: { db: Db; runner: ProjectionRunner }) {
     tokensProjection,
     (event) => (event.type === 'TokenIssued' ? [] : 'all'),
   );
+  // A cached row keeps its view while the placement it was made with holds and its pass
+  // has not timed out: every gated request reads one, and building it is not free.
+  const views = new WeakMap<TokenRow, { placement: Placement; view: TokenView }>();
+  const viewOf = (row: TokenRow, placement: Placement, now: Date): TokenView => {
+    // A timed-out pass reads as expired: built each time (rare), never kept.
+    if (row.expires_at && row.expires_at <= now) return toTokenView(row, placement, now);
+    const kept = views.get(row);
+    if (kept?.placement === placement) return kept.view;
+    const view = toTokenView(row, placement, now);
+    views.set(row, { placement, view });
+    return view;
+  };
+  const unplaced: Placement = { admitted: 0, holes: [] };
   return async (tokenId: string, now: Date): Promise<TokenView | undefined> => {
     const row = await rows.read(tokenId, () => fetchToken(deps.db, tokenId));
     if (!row) return undefined;
-    if (row.status !== 'hold' || row.queue_number === null)
-      return toTokenView(row, { admitted: 0, holes: [] }, now);
+    if (row.status !== 'hold' || row.queue_number === null) return viewOf(row, unplaced, now);
     const placement = await placements.read('placement', () => loadPlacement(deps.db));
-    return toTokenView(row, placement!, now);
+    return viewOf(row, placement!, now);
   };
 }
 

@@ -42,11 +42,12 @@ function keysMatch(given: string, expected: string): boolean {
 /** The queue token id from X-Queue-Token or, on event streams only, from a stream ticket. */
 function callerTokenId(
   request: FastifyRequest,
+  streamTicket: boolean,
   deps: { clock: Clock; streamTickets: StreamTickets },
 ): string {
   const header = request.headers['x-queue-token'];
   const { ticket } = request.query as { ticket?: unknown };
-  if (header === undefined && request.routeOptions.config.streamTicket && ticket !== undefined) {
+  if (header === undefined && streamTicket && ticket !== undefined) {
     const opened =
       typeof ticket === 'string' ? deps.streamTickets.open(ticket, deps.clock()) : undefined;
     if (opened && 'tokenId' in opened) return opened.tokenId;
@@ -80,7 +81,11 @@ export function registerAccess(
   app.decorateRequest('caller', null);
   app.decorateRequest('authenticatedUserId', null);
   app.addHook('onRequest', async (request: FastifyRequest) => {
-    const { access = 'public', allowExpiredForReplay = false } = request.routeOptions.config;
+    const {
+      access = 'public',
+      allowExpiredForReplay = false,
+      streamTicket = false,
+    } = request.routeOptions.config;
     if (access === 'public') return;
     if (access === 'user') {
       if (deps.verifyCaller)
@@ -94,7 +99,7 @@ export function registerAccess(
       }
       return;
     }
-    const tokenId = callerTokenId(request, deps);
+    const tokenId = callerTokenId(request, streamTicket, deps);
     const token = await deps.findToken(tokenId, deps.clock());
     if (!token) throw new DomainError('TOKEN_INVALID', 'this queue token is not known');
     request.caller = token;

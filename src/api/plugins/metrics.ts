@@ -83,21 +83,25 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [metrics.registry],
   });
-  // One child per method, route and status, found by one string: prom-client would hash the
-  // label object on every observation.
-  const children = new Map<string, { observe(seconds: number): void }>();
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unknown';
-    const key = `${request.method} ${reply.statusCode} ${route}`;
-    let child = children.get(key);
+  // One child per route and status, found without building a key: prom-client would hash
+  // the label object on every observation. A callback hook: no promise per request.
+  type Child = { observe(seconds: number): void };
+  const children = new WeakMap<object, Map<number, Child>>();
+  app.addHook('onResponse', (request, reply, done) => {
+    // The route's config is one object per route (routeOptions itself is built per call).
+    const { config } = request.routeOptions;
+    let byStatus = children.get(config);
+    if (!byStatus) children.set(config, (byStatus = new Map<number, Child>()));
+    let child = byStatus.get(reply.statusCode);
     if (!child) {
       child = duration.labels({
         method: request.method,
-        route,
+        route: config.url ?? 'unknown',
         status: String(reply.statusCode),
       });
-      children.set(key, child);
+      byStatus.set(reply.statusCode, child);
     }
     child.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
