@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { projections } from '../src/projections/index.js';
-import { countEventsInPostgres, rebuildProjections } from '../src/projections/rebuild.js';
+import { postgresLog, rebuildProjections } from '../src/projections/rebuild.js';
 import { appendRateOfThisRun, appendScenario } from './append.js';
 import { transactionCounter } from './transactions.js';
 import { eta } from './eta.js';
@@ -215,11 +215,10 @@ const projection: Scenario = async (context) => {
       [quarter, at],
     );
     await client.end();
-    const countEvents = countEventsInPostgres(system.db);
     const xacts = await transactionCounter(databaseUrl, context.smoke);
     const started = performance.now();
     // All at once, as `npm run cli -- rebuild` does: the log is read once for all of them.
-    const rebuilt = await rebuildProjections({ ...system, countEvents }, projections);
+    const rebuilt = await rebuildProjections({ ...system, ...postgresLog(system.db) }, projections);
     const applied = rebuilt.reduce((sum, each) => sum + each.applied, 0);
     const seconds = (performance.now() - started) / 1000;
     check(applied >= total, `every event applied by some projection (${applied} of ${total})`);

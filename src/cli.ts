@@ -5,11 +5,7 @@ import { checkpointLines } from './cli-checkpoints.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { OperatorError, exitCodes } from './operator-error.js';
 import { projections } from './projections/index.js';
-import {
-  countEventsInPostgres,
-  rebuildProjections,
-  type RebuildProgress,
-} from './projections/rebuild.js';
+import { postgresLog, rebuildProjections, type RebuildProgress } from './projections/rebuild.js';
 import { verifyReadModels } from './projections/verify.js';
 import { parseMoment, streamHistory, streamStateAt, type HistoryEntry } from './queries/streams.js';
 import { traceUser } from './queries/user-trace.js';
@@ -198,7 +194,7 @@ async function execute(system: System, config: Config, invocation: Invocation): 
     case 'rebuild':
       return rebuild(system, config, invocation.wanted);
     case 'verify':
-      return verify(system);
+      return verify(system, config);
     case 'seed':
       return seed(system, invocation.seedShape!);
     default:
@@ -208,10 +204,9 @@ async function execute(system: System, config: Config, invocation: Invocation): 
 
 async function rebuild(system: System, config: Config, wanted: string[]): Promise<number> {
   const print = progressPrinter();
-  const countEvents = config.EVENTSTORE_URL ? undefined : countEventsInPostgres(system.db);
   // One replay for all of them: the log is read once.
   const rebuilt = await rebuildProjections(
-    { ...system, ...(countEvents ? { countEvents } : {}) },
+    { ...system, ...(config.EVENTSTORE_URL ? {} : postgresLog(system.db)) },
     wanted.map((name) => projections.find((candidate) => candidate.name === name)!),
     print,
   );
@@ -222,9 +217,10 @@ async function rebuild(system: System, config: Config, wanted: string[]): Promis
   return 0;
 }
 
-async function verify(system: System): Promise<number> {
+async function verify(system: System, config: Config): Promise<number> {
   const differences = await verifyReadModels({
     ...system,
+    ...(config.EVENTSTORE_URL ? {} : { analyzeLog: postgresLog(system.db).analyzeLog }),
     projections,
     waitForProjections: (position) =>
       system.runner.waitFor(

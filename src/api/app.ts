@@ -9,7 +9,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import { countEventsInPostgres } from '../projections/rebuild.js';
+import { postgresLog } from '../projections/rebuild.js';
 import { RebuildJobs } from '../projections/rebuild-jobs.js';
 import { createTokenLookup } from '../queries/tokens.js';
 import { identitySource } from '../config.js';
@@ -184,7 +184,7 @@ export async function buildApp({ system, adminApiKey, logger }: BuildAppOptions)
   const rebuilds = new RebuildJobs({
     ...system,
     log: { info: (message, fields) => app.log.info(fields ?? {}, message) },
-    ...(system.config.EVENTSTORE_URL ? {} : { countEvents: countEventsInPostgres(system.db) }),
+    ...(system.config.EVENTSTORE_URL ? {} : postgresLog(system.db)),
   });
   app.addHook('onClose', () => rebuilds.settle());
   const context: ApiContext = {

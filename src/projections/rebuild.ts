@@ -26,6 +26,12 @@ export interface RebuildDeps {
   readonly databaseUrl: string;
   /** Counts the events a projection will replay (for progress); optional. */
   readonly countEvents?: (eventTypes: readonly string[]) => Promise<number>;
+  /**
+   * Refreshes the log's planner statistics before the replay reads all of it; optional.
+   * Without them (a log just loaded in bulk) PostgreSQL plans each batch's read as a sort
+   * of every event left, and the replay slows to a crawl as the log grows.
+   */
+  readonly analyzeLog?: () => Promise<void>;
   /** Start, progress (at most every 10 s), end and failure of each rebuild. */
   readonly log?: { info(message: string, fields?: Record<string, unknown>): void };
 }
@@ -60,6 +66,7 @@ export async function rebuildProjections(
   onProgress: (progress: RebuildProgress) => void = () => undefined,
 ): Promise<RebuildProgress[]> {
   const started = Date.now();
+  await deps.analyzeLog?.();
   // Counted while the replay runs (for progress only): the replay does not wait for them.
   const totals = new Map<string, number | undefined>();
   const counting = Promise.all(
@@ -183,14 +190,19 @@ async function exchangeTables(
   await sql`SELECT pg_notify(${swapChannel}, ${projection.name})`.execute(trx);
 }
 
-/** For the PostgreSQL store: how many events of these types the log holds. */
-export function countEventsInPostgres(db: Db) {
-  return async (eventTypes: readonly string[]) => {
-    const { rows } = await sql<{
-      count: number;
-    }>`SELECT count(*)::int AS count FROM es_events WHERE event_type = ANY(${[...eventTypes]}::text[])`.execute(
-      db,
-    );
-    return rows[0]?.count ?? 0;
+/** For the PostgreSQL store: the count for progress and the statistics a replay reads by. */
+export function postgresLog(db: Db): Required<Pick<RebuildDeps, 'countEvents' | 'analyzeLog'>> {
+  return {
+    countEvents: async (eventTypes) => {
+      const { rows } = await sql<{
+        count: number;
+      }>`SELECT count(*)::int AS count FROM es_events WHERE event_type = ANY(${[...eventTypes]}::text[])`.execute(
+        db,
+      );
+      return rows[0]?.count ?? 0;
+    },
+    analyzeLog: async () => {
+      await sql`ANALYZE es_events`.execute(db);
+    },
   };
 }

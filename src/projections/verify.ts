@@ -44,11 +44,14 @@ export async function verifyReadModels(deps: {
   projections: readonly Projection[];
   waitForProjections: (position: Position) => Promise<boolean>;
   liveSchema?: string;
+  /** As a rebuild's (rebuild.ts): fresh statistics before the whole log is read. */
+  analyzeLog?: () => Promise<void>;
 }): Promise<TableDifference[]> {
   const head = await deps.store.headPosition();
   if (!(await deps.waitForProjections(head)))
     throw new Error('the live projections did not catch up with the log; try again');
   const scratch = `verify_${randomBytes(4).toString('hex')}`;
+  await deps.analyzeLog?.();
   try {
     await replayIntoSchema(deps, deps.projections, scratch, { until: head });
     const differences: TableDifference[] = [];
