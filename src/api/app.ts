@@ -2,8 +2,6 @@ import cors from '@fastify/cors';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger } from 'fastify';
-import helmet from 'helmet';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   serializerCompiler,
   validatorCompiler,
@@ -22,6 +20,7 @@ import { createMetrics, registerHttpMetrics } from './plugins/metrics.js';
 import { clientErrorHandler, frameworkErrors, registerProblemDetails } from './problem-details.js';
 import { documentRoute, recordRoutes, type IdentityMode } from './openapi/document.js';
 import { OneLinePerRequest } from './request-log.js';
+import { securityHeaders } from './security-headers.js';
 import { adminQueueRoutes } from './routes/admin-queue.js';
 import { loadStreamTicketKey, StreamTickets } from './stream-tickets.js';
 import { adminRoutes } from './routes/admin.js';
@@ -62,36 +61,10 @@ function createFastify(logger: FastifyBaseLogger | undefined) {
 
 type BaseApp = ReturnType<typeof createFastify>;
 
-/**
- * helmet's headers, worked out once: with no per-request directive (no nonce) they are the
- * same on every answer, and helmet's middleware would rebuild the policy for each one.
- */
-export function securityHeaders(options: Parameters<typeof helmet>[0]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  const collector = {
-    setHeader: (name: string, value: string) => (headers[name.toLowerCase()] = value),
-    removeHeader: () => undefined,
-  };
-  helmet(options)(
-    {} as IncomingMessage,
-    collector as unknown as ServerResponse,
-    (error?: unknown) => {
-      if (error) throw new Error('helmet refused its options', { cause: error });
-    },
-  );
-  return headers;
-}
-
 async function registerBrowserHeaders(app: BaseApp, corsOrigins: readonly string[]) {
-  // helmet's default CSP allows what the Swagger UI at /docs loads (its own scripts, inline
-  // styles). No upgrade-insecure-requests: TLS usually ends at a proxy, and on plain HTTP that
-  // directive sends /docs' own stylesheets and scripts to an https:// that is not there.
-  const headers = securityHeaders({
-    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
-  });
   // A callback hook, not an async one: no promise per request for a synchronous step.
   app.addHook('onRequest', (_request, reply, done) => {
-    reply.headers(headers);
+    reply.headers(securityHeaders);
     done();
   });
   // Closed unless origins are listed: no Access-Control-* headers means browsers refuse.

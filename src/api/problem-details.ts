@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { DomainError, type ErrorCode } from '../commands/errors.js';
 import { isInfrastructureError } from '../events/store/infrastructure-errors.js';
+import { securityHeaders } from './security-headers.js';
 
 /** Seconds a client should wait before retrying after a 503 (the database was unreachable). */
 const retryAfterSeconds = 2;
@@ -90,8 +91,11 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     detail,
     code,
   });
+  const security = Object.entries(securityHeaders)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
   socket.end(
-    `HTTP/1.1 ${statusOf[code]} Bad Request\r\ncontent-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${statusOf[code]} Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${security}connection: close\r\n\r\n${body}`,
   );
 }
 
@@ -118,6 +122,8 @@ export function frameworkErrors(
   request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  // Sent before routing, so before the hook that adds them to every other answer.
+  reply.headers(securityHeaders);
   switch (error.code) {
     case 'FST_ERR_MAX_PARAM_LENGTH':
       void sendProblem(reply, 'URI_TOO_LONG', 'a path parameter is longer than 100 characters');

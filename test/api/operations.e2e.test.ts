@@ -22,6 +22,29 @@ describe('operations', () => {
     expect(metrics.body).toMatch(/projection_lag_events\{projection="wallets"\} \d+/);
   });
 
+  it('labels request latency with the method, route and status of each answer', async () => {
+    // Found by a black-box tester: every method's unknown-route 404 was counted as GET.
+    const count = async (labels: string) => {
+      const metrics = (await api.inject({ method: 'GET', url: '/metrics' })).body;
+      const line = metrics
+        .split('\n')
+        .find((text) => text.startsWith(`http_request_duration_seconds_count{${labels}}`));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const unknown = (method: string) => `method="${method}",route="unknown",status="404"`;
+    const before = {
+      get: await count(unknown('GET')),
+      delete: await count(unknown('DELETE')),
+      put: await count(unknown('PUT')),
+    };
+    await api.inject({ method: 'GET', url: '/no-such-route' });
+    for (let i = 0; i < 2; i++) await api.inject({ method: 'DELETE', url: '/no-such-route' });
+    for (let i = 0; i < 3; i++) await api.inject({ method: 'PUT', url: '/no-such-route' });
+    expect(await count(unknown('GET'))).toBe(before.get + 1);
+    expect(await count(unknown('DELETE'))).toBe(before.delete + 2);
+    expect(await count(unknown('PUT'))).toBe(before.put + 3);
+  });
+
   it('serves the OpenAPI document generated from the route schemas, and its UI', async () => {
     const document = (await api.inject({ method: 'GET', url: '/docs/json' })).json<{
       paths: Record<string, unknown>;

@@ -83,23 +83,25 @@ export function registerHttpMetrics(app: FastifyInstance, metrics: Metrics): voi
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [metrics.registry],
   });
-  // One child per route and status, found without building a key: prom-client would hash
-  // the label object on every observation. A callback hook: no promise per request.
+  // One child per route, method and status, found without hashing the label object as
+  // prom-client would on every observation. A callback hook: no promise per request.
   type Child = { observe(seconds: number): void };
-  const children = new WeakMap<object, Map<number, Child>>();
+  const children = new WeakMap<object, Map<string, Child>>();
   app.addHook('onResponse', (request, reply, done) => {
-    // The route's config is one object per route (routeOptions itself is built per call).
+    // The route's config is one object per route (routeOptions itself is built per call);
+    // the not-found route's is shared by every method, so the method is in the key.
     const { config } = request.routeOptions;
-    let byStatus = children.get(config);
-    if (!byStatus) children.set(config, (byStatus = new Map<number, Child>()));
-    let child = byStatus.get(reply.statusCode);
+    let byAnswer = children.get(config);
+    if (!byAnswer) children.set(config, (byAnswer = new Map<string, Child>()));
+    const key = `${request.method} ${reply.statusCode}`;
+    let child = byAnswer.get(key);
     if (!child) {
       child = duration.labels({
         method: request.method,
         route: config.url ?? 'unknown',
         status: String(reply.statusCode),
       });
-      byStatus.set(reply.statusCode, child);
+      byAnswer.set(key, child);
     }
     child.observe(reply.elapsedTime / 1000);
     done();
