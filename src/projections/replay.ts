@@ -15,6 +15,8 @@ import { prepareReplayTarget, finishReplayTarget, saveReplayProgress } from './r
 export interface ReplayTarget {
   readonly projection: Projection;
   readonly schema: string;
+  /** This target stops here (inclusive); otherwise at the replay's `until`. */
+  readonly until?: Position;
 }
 
 export interface ReplayOptions {
@@ -44,6 +46,7 @@ const connectTimeoutMs = 60_000;
 
 interface Writer {
   readonly target: ReplayTarget;
+  readonly until: Position | undefined;
   readonly handles: ReadonlySet<string>;
   readonly db: Db;
   position: Position;
@@ -69,7 +72,8 @@ export async function replay(
     for (const target of targets) {
       const db = createDb(createPool(deps.databaseUrl, 1, target.schema, connectTimeoutMs));
       const handles = new Set<string>(target.projection.handles);
-      writers.push({ target, handles, db, position: START, applied: 0 });
+      const until = target.until ?? options.until;
+      writers.push({ target, until, handles, db, position: START, applied: 0 });
       Object.assign(writers[writers.length - 1]!, await prepareReplayTarget(db, target));
     }
     const types = [...new Set(targets.flatMap((target) => target.projection.handles))];
@@ -78,8 +82,16 @@ export async function replay(
         earliest && comparePositions(earliest, writer.position) <= 0 ? earliest : writer.position,
       undefined,
     );
+    // The log is read as far as the furthest target goes (to its end if one has no limit).
+    const readUntil = writers.every((writer) => writer.until)
+      ? writers.reduce<Position | undefined>(
+          (furthest, { until }) =>
+            furthest && comparePositions(furthest, until!) >= 0 ? furthest : until,
+          undefined,
+        )
+      : undefined;
     const read = (position: Position) => {
-      const reading = readBatch(deps.store, position, types, size, options.until);
+      const reading = readBatch(deps.store, position, types, size, readUntil);
       // A read still in flight when a write fails must not become an unhandled rejection.
       reading.catch(() => undefined);
       return reading;
@@ -115,7 +127,9 @@ async function applyToTarget(writer: Writer, events: readonly ParsedEvent[]): Pr
   const { projection } = writer.target;
   const mine = events.filter(
     (event) =>
-      writer.handles.has(event.type) && comparePositions(event.position, writer.position) > 0,
+      writer.handles.has(event.type) &&
+      comparePositions(event.position, writer.position) > 0 &&
+      (!writer.until || comparePositions(event.position, writer.until) <= 0),
   );
   if (mine.length === 0) return;
   const last = mine[mine.length - 1]!.position;
@@ -140,18 +154,4 @@ async function readBatch(
     ? read.filter((event) => comparePositions(event.position, until) <= 0)
     : read;
   return { events, more: read.length === maxCount && events.length === read.length };
-}
-
-/** Every projection into one schema (verify's scratch replay). */
-export async function replayIntoSchema(
-  deps: { store: EventStore; databaseUrl: string },
-  projections: readonly Projection[],
-  schema: string,
-  options: ReplayOptions = {},
-): Promise<ReplayResult> {
-  return replay(
-    deps,
-    projections.map((projection) => ({ projection, schema })),
-    options,
-  );
 }

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import type { EventStore, Position } from '../events/store/port.js';
+import { toPosition } from './checkpoints.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
-import { replayIntoSchema } from './replay.js';
+import { replay } from './replay.js';
 
 export interface TableDifference {
   readonly table: string;
@@ -34,8 +35,11 @@ async function compareTable(
 }
 
 /**
- * Replays the whole log into a scratch schema and compares every read-model table with
- * the live one, row by row. The live projections are first brought to the replay's end.
+ * Compares every read-model table with a fresh replay of the log, row by row. The live
+ * tables keep moving while the API takes writes, so verify compares a copy of them taken
+ * in one snapshot with each projection's checkpoint (a batch and its checkpoint commit
+ * together), and replays each projection exactly to that checkpoint. The live
+ * projections are first brought to the log's head, so the copy is recent.
  */
 export async function verifyReadModels(deps: {
   store: EventStore;
@@ -50,17 +54,46 @@ export async function verifyReadModels(deps: {
   const head = await deps.store.headPosition();
   if (!(await deps.waitForProjections(head)))
     throw new Error('the live projections did not catch up with the log; try again');
-  const scratch = `verify_${randomBytes(4).toString('hex')}`;
-  await deps.analyzeLog?.();
+  const suffix = randomBytes(4).toString('hex');
+  const scratch = `verify_${suffix}`;
+  const copy = `verify_live_${suffix}`;
+  const tables = deps.projections.flatMap((projection) => projection.tables);
   try {
-    await replayIntoSchema(deps, deps.projections, scratch, { until: head });
+    const checkpoints = await deps.db
+      .transaction()
+      .setIsolationLevel('repeatable read')
+      .execute(async (trx) => {
+        // The first statement takes the snapshot every copy below is read in.
+        const rows = await trx
+          .selectFrom('projection_checkpoints')
+          .select(['name', 'commit_position', 'prepare_position'])
+          .execute();
+        await sql.raw(`CREATE SCHEMA "${copy}"`).execute(trx);
+        for (const table of tables)
+          await sql
+            .raw(
+              `CREATE TABLE "${copy}"."${table}" AS TABLE "${deps.liveSchema ?? 'public'}"."${table}"`,
+            )
+            .execute(trx);
+        return new Map(rows.map((row) => [row.name, toPosition(row)]));
+      });
+    await deps.analyzeLog?.();
+    await replay(
+      deps,
+      deps.projections.map((projection) => ({
+        projection,
+        schema: scratch,
+        until: checkpoints.get(projection.name) ?? head,
+      })),
+    );
     const differences: TableDifference[] = [];
-    for (const table of deps.projections.flatMap((projection) => projection.tables)) {
-      const difference = await compareTable(deps.db, table, deps.liveSchema ?? 'public', scratch);
+    for (const table of tables) {
+      const difference = await compareTable(deps.db, table, copy, scratch);
       if (difference) differences.push(difference);
     }
     return differences;
   } finally {
-    await sql.raw(`DROP SCHEMA IF EXISTS "${scratch}" CASCADE`).execute(deps.db);
+    for (const schema of [scratch, copy])
+      await sql.raw(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).execute(deps.db);
   }
 }
