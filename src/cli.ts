@@ -220,7 +220,7 @@ async function rebuild(system: System, config: Config, wanted: string[]): Promis
 async function verify(system: System, config: Config): Promise<number> {
   const differences = await verifyReadModels({
     ...system,
-    ...(config.EVENTSTORE_URL ? {} : { analyzeLog: postgresLog(system.db).analyzeLog }),
+    ...(config.EVENTSTORE_URL ? {} : postgresLog(system.db)),
     projections,
     waitForProjections: (position) =>
       system.runner.waitFor(

@@ -5,6 +5,11 @@ import { DomainError, type ErrorCode } from '../commands/errors.js';
 import { isInfrastructureError } from '../events/store/infrastructure-errors.js';
 import { securityHeaders } from './security-headers.js';
 
+/** The security headers as raw header lines, for the answers written to the socket. */
+const securityHeaderLines = Object.entries(securityHeaders)
+  .map(([name, value]) => `${name}: ${value}\r\n`)
+  .join('');
+
 /** Seconds a client should wait before retrying after a 503 (the database was unreachable). */
 const retryAfterSeconds = 2;
 
@@ -91,11 +96,8 @@ export function clientErrorHandler(error: Error & { code?: string }, socket: Soc
     detail,
     code,
   });
-  const security = Object.entries(securityHeaders)
-    .map(([name, value]) => `${name}: ${value}\r\n`)
-    .join('');
   socket.end(
-    `HTTP/1.1 ${statusOf[code]} Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${security}connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${statusOf[code]} Bad Request\r\ncontent-type: application/problem+json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${securityHeaderLines}connection: close\r\n\r\n${body}`,
   );
 }
 

@@ -15,13 +15,11 @@ import { prepareReplayTarget, finishReplayTarget, saveReplayProgress } from './r
 export interface ReplayTarget {
   readonly projection: Projection;
   readonly schema: string;
-  /** This target stops here (inclusive); otherwise at the replay's `until`. */
+  /** This target stops here (inclusive); otherwise at the log's end at the time of the last read. */
   readonly until?: Position;
 }
 
 export interface ReplayOptions {
-  /** Replay up to here (inclusive); otherwise to the log's end at the time of the last read. */
-  readonly until?: Position;
   /** After each batch has committed for every target: events applied per projection so far. */
   readonly onBatch?: (applied: ReadonlyMap<string, number>) => void;
   readonly batchSize?: number;
@@ -46,7 +44,6 @@ const connectTimeoutMs = 60_000;
 
 interface Writer {
   readonly target: ReplayTarget;
-  readonly until: Position | undefined;
   readonly handles: ReadonlySet<string>;
   readonly db: Db;
   position: Position;
@@ -72,8 +69,7 @@ export async function replay(
     for (const target of targets) {
       const db = createDb(createPool(deps.databaseUrl, 1, target.schema, connectTimeoutMs));
       const handles = new Set<string>(target.projection.handles);
-      const until = target.until ?? options.until;
-      writers.push({ target, until, handles, db, position: START, applied: 0 });
+      writers.push({ target, handles, db, position: START, applied: 0 });
       Object.assign(writers[writers.length - 1]!, await prepareReplayTarget(db, target));
     }
     const types = [...new Set(targets.flatMap((target) => target.projection.handles))];
@@ -83,8 +79,8 @@ export async function replay(
       undefined,
     );
     // The log is read as far as the furthest target goes (to its end if one has no limit).
-    const readUntil = writers.every((writer) => writer.until)
-      ? writers.reduce<Position | undefined>(
+    const readUntil = targets.every((target) => target.until)
+      ? targets.reduce<Position | undefined>(
           (furthest, { until }) =>
             furthest && comparePositions(furthest, until!) >= 0 ? furthest : until,
           undefined,
@@ -124,12 +120,12 @@ export async function replay(
 
 /** Applies the events after the target's progress that its projection handles. */
 async function applyToTarget(writer: Writer, events: readonly ParsedEvent[]): Promise<void> {
-  const { projection } = writer.target;
+  const { projection, until } = writer.target;
   const mine = events.filter(
     (event) =>
       writer.handles.has(event.type) &&
       comparePositions(event.position, writer.position) > 0 &&
-      (!writer.until || comparePositions(event.position, writer.until) <= 0),
+      (!until || comparePositions(event.position, until) <= 0),
   );
   if (mine.length === 0) return;
   const last = mine[mine.length - 1]!.position;
