@@ -15,32 +15,44 @@ export class LeadershipLostError extends Error {
 export const appliedChannel = 'projection_applied';
 
 /**
- * Moves a checkpoint forward, never backwards: an old leader that lost its lock without
- * noticing cannot overwrite a newer leader's progress. False when the row was ahead.
- * Standbys hear of it (cache-follower.ts) through a NOTIFY sent in the same statement.
+ * Moves checkpoints forward to `checkpoint`, never backwards: an old leader that lost its
+ * lock without noticing cannot overwrite a newer leader's progress. One statement for any
+ * number of projections; returns the names whose row was already ahead (none saved then
+ * matters: the caller rolls back). Standbys hear of each save (cache-follower.ts) through a
+ * NOTIFY ("name commit/prepare") sent by the same statement, delivered on commit.
  */
+export async function saveCheckpoints(
+  executor: Db,
+  saves: readonly { readonly name: string; readonly eventsApplied: number }[],
+  checkpoint: Position,
+): Promise<string[]> {
+  if (saves.length === 0) return [];
+  const commit = String(checkpoint.commit);
+  const prepare = String(checkpoint.prepare);
+  const { rows } = await sql<{ name: string }>`
+    UPDATE projection_checkpoints c
+    SET commit_position = ${commit}, prepare_position = ${prepare},
+        events_applied = c.events_applied + v.applied, updated_at = now()
+    FROM unnest(${saves.map((save) => save.name)}::text[], ${saves.map((save) => save.eventsApplied)}::bigint[])
+         AS v(name, applied)
+    WHERE c.name = v.name
+      AND (c.commit_position::numeric, c.prepare_position::numeric) <= (${commit}::numeric, ${prepare}::numeric)
+    RETURNING c.name, pg_notify(${appliedChannel}, c.name || ' ' || ${formatPosition(checkpoint)}::text) AS notified`.execute(
+    executor,
+  );
+  const saved = new Set(rows.map((row) => row.name));
+  return saves.map((save) => save.name).filter((name) => !saved.has(name));
+}
+
+/** One projection's checkpoint (saveCheckpoints); false when its row was ahead. */
 export async function saveCheckpoint(
   executor: Db,
   name: string,
   checkpoint: Position,
   eventsApplied: number,
 ): Promise<boolean> {
-  const notice = `${name} ${formatPosition(checkpoint)}`;
-  const saved = await executor
-    .updateTable('projection_checkpoints')
-    .set((eb) => ({
-      commit_position: String(checkpoint.commit),
-      prepare_position: String(checkpoint.prepare),
-      events_applied: eb('events_applied', '+', eventsApplied),
-      updated_at: new Date(),
-    }))
-    .where('name', '=', name)
-    .where(
-      sql<boolean>`(commit_position::numeric, prepare_position::numeric) <= (${String(checkpoint.commit)}::numeric, ${String(checkpoint.prepare)}::numeric)`,
-    )
-    .returning(sql<string>`pg_notify(${appliedChannel}, ${notice})`.as('notified'))
-    .executeTakeFirst();
-  return saved !== undefined;
+  const ahead = await saveCheckpoints(executor, [{ name, eventsApplied }], checkpoint);
+  return ahead.length === 0;
 }
 
 export const toPosition = (row: {

@@ -3,11 +3,22 @@ import { Subject, type Observable } from 'rxjs';
 import { parseRecorded, type ParsedEvent } from '../events/domain-event.js';
 import { sleep } from '../infrastructure/sleep.js';
 import { advisoryLocks } from '../infrastructure/advisory-locks.js';
-import { START, type EventStore, type LogBatch, type Position } from '../events/store/port.js';
+import {
+  START,
+  comparePositions,
+  type EventStore,
+  type LogBatch,
+  type Position,
+} from '../events/store/port.js';
 import type { Db } from './database.js';
-import { applyParsed, type Projection } from './projection.js';
+import { handledBy, type Projection } from './projection.js';
 import { intervals } from '../policies.js';
-import { LeadershipLostError, initProjections, saveCheckpoint, toPosition } from './checkpoints.js';
+import {
+  LeadershipLostError,
+  initProjections,
+  saveCheckpoints,
+  toPosition,
+} from './checkpoints.js';
 import { checkLeadership, tryLeadership } from './leadership.js';
 import { ProjectionProgress } from './progress.js';
 import { CacheFollower, nextEpoch } from './cache-follower.js';
@@ -41,6 +52,13 @@ interface RunnerDeps {
   readonly pool: pg.Pool;
   readonly projections: readonly Projection[];
   readonly log?: { info(message: string): void; error(error: unknown, message: string): void };
+}
+
+/** A projection in a running group: how far it has applied, and when that was persisted. */
+interface Member {
+  readonly projection: Projection;
+  at: Position;
+  persistedAt: number;
 }
 
 const leaderLockId = advisoryLocks.projectionLeader;
@@ -149,9 +167,7 @@ export class ProjectionRunner {
     const checking = checkLeadership(client, leaderLockId, lost, this.deps.log);
     const both = AbortSignal.any([signal, lost.signal]);
     this.deps.log?.info('projection runner: leading');
-    await Promise.all(
-      this.deps.projections.map((projection) => this.runProjection(projection, both)),
-    );
+    await this.runAll(both);
     lost.abort();
     await checking;
     this.leaderClient = undefined;
@@ -163,27 +179,88 @@ export class ProjectionRunner {
     client.release(lost.signal.aborted);
   }
 
-  private async runProjection(projection: Projection, signal: AbortSignal): Promise<void> {
+  /**
+   * Projections run as one group: one log read and one transaction per batch for all of
+   * them (docs/read-side.md). A projection whose apply fails leaves the group and retries
+   * alone from its checkpoint, holding back no other; once it has caught up it rejoins.
+   */
+  private async runAll(signal: AbortSignal): Promise<void> {
+    const members = new Set(this.deps.projections);
+    const alone = new Set<Promise<void>>();
+    let regroup = new AbortController();
+    const detach = (projection: Projection) => {
+      members.delete(projection);
+      const run = sleep(intervals.projectionRetryMs, signal)
+        .then(() => this.runGroup([projection], signal, { untilCaughtUp: true }))
+        .then((outcome) => {
+          if (outcome !== 'caught-up') return;
+          members.add(projection);
+          regroup.abort();
+        });
+      alone.add(run);
+      void run.finally(() => alone.delete(run));
+    };
+    while (!signal.aborted) {
+      regroup = new AbortController();
+      const group = [...members];
+      const both = AbortSignal.any([signal, regroup.signal]);
+      if (group.length === 0) {
+        await sleep(2 ** 31 - 1, both);
+        continue;
+      }
+      const outcome = await this.runGroup(group, both);
+      if (typeof outcome === 'object') detach(outcome.detached);
+    }
+    await Promise.all(alone);
+  }
+
+  /**
+   * Runs `projections` from their checkpoints over one log read until `signal` aborts.
+   * Ends early with the member that failed to apply when it is one of several, or with 'caught-up' after the first batch that reached the log's end when
+   * `untilCaughtUp`. Any other failure marks every member failing and retries.
+   */
+  private async runGroup(
+    projections: readonly Projection[],
+    signal: AbortSignal,
+    options: { untilCaughtUp?: boolean } = {},
+  ): Promise<'stopped' | 'caught-up' | { detached: Projection }> {
     const { db, store } = this.deps;
+    const names = projections.map((projection) => projection.name);
+    const eventTypes = [...new Set(projections.flatMap((projection) => projection.handles))];
     while (!signal.aborted) {
       try {
-        const row = await db
+        const rows = await db
           .selectFrom('projection_checkpoints')
           .selectAll()
-          .where('name', '=', projection.name)
-          .executeTakeFirstOrThrow();
-        let persistedAt = Date.now();
-        this.state.set(projection.name, { status: 'running' });
+          .where('name', 'in', names)
+          .execute();
+        const members = projections.map((projection): Member => {
+          const row = rows.find((candidate) => candidate.name === projection.name);
+          if (!row) throw new Error(`projection ${projection.name} has no checkpoint row`);
+          return { projection, at: toPosition(row), persistedAt: Date.now() };
+        });
+        const from = members
+          .map((member) => member.at)
+          .reduce((low, at) => (comparePositions(at, low) < 0 ? at : low));
+        for (const name of names) if (!options.untilCaughtUp) this.setRunning(name);
         for await (const batch of store.streamAll({
-          fromPosition: toPosition(row),
-          filter: { eventTypes: projection.handles },
+          fromPosition: from,
+          filter: { eventTypes },
           batchSize,
           signal,
         })) {
           // Leadership in doubt: apply nothing more (another process may lead by now).
           if (signal.aborted) break;
-          const heartbeat = Date.now() - persistedAt >= heartbeatPersistMs;
-          if (await this.applyBatch(projection, batch, heartbeat)) persistedAt = Date.now();
+          const failed = await this.applyBatch(members, batch);
+          if (failed) {
+            if (members.length === 1) throw failed.error;
+            this.markFailing([failed.projection.name], failed.error);
+            return { detached: failed.projection };
+          }
+          if (options.untilCaughtUp) {
+            for (const name of names) this.setRunning(name);
+            if (batch.events.length < batchSize) return 'caught-up';
+          }
         }
       } catch (error) {
         if (signal.aborted) break;
@@ -192,62 +269,104 @@ export class ProjectionRunner {
           this.leaderLost?.abort();
           break;
         }
-        this.state.set(projection.name, {
-          status: 'failing',
-          lastError: error instanceof Error ? error.message : String(error),
-        });
-        this.deps.log?.error(
-          error,
-          `projection ${projection.name} failed; retrying from its checkpoint`,
-        );
+        this.markFailing(names, error);
         await sleep(intervals.projectionRetryMs, signal);
       }
     }
-    this.state.set(projection.name, { status: 'stopped' });
+    return 'stopped';
+  }
+
+  private setRunning(name: string): void {
+    this.state.set(name, { status: 'running' });
+  }
+
+  private markFailing(names: readonly string[], error: unknown): void {
+    const lastError = error instanceof Error ? error.message : String(error);
+    for (const name of names) {
+      this.state.set(name, { status: 'failing', lastError });
+      this.deps.log?.error(error, `projection ${name} failed; retrying from its checkpoint`);
+    }
   }
 
   /**
-   * Applies one batch with its checkpoint, or persists an empty batch's checkpoint when
-   * `heartbeat` says it is time; true when the checkpoint was persisted.
+   * Applies one batch to every member it moves, in one transaction with their
+   * checkpoints; a member with nothing to apply persists its moved checkpoint only when
+   * its heartbeat is due. Returns the member whose apply failed (nothing committed then).
    */
   private async applyBatch(
-    projection: Projection,
+    members: Member[],
     batch: LogBatch,
-    heartbeat: boolean,
-  ): Promise<boolean> {
+  ): Promise<{ projection: Projection; error: unknown } | undefined> {
     const { db } = this.deps;
-    const save = async (executor: Db) => {
-      const saved = await saveCheckpoint(
-        executor,
-        projection.name,
-        batch.checkpoint,
-        batch.events.length,
-      );
-      if (!saved) throw new LeadershipLostError(projection.name);
-    };
-    // Parsed once here: the projection and the caches of its read model share them.
+    // Parsed once here: the projections and the caches of their read models share them.
     const events = batch.events.map(parseRecorded);
-    let persisted = false;
-    if (events.length > 0) {
-      // The read-model change and the checkpoint commit together, so a crash between
+    const now = Date.now();
+    const moved = members
+      .filter((member) => comparePositions(batch.checkpoint, member.at) > 0)
+      .map((member) => ({
+        member,
+        events: events.filter(
+          (event) =>
+            handledBy(member.projection, event) && comparePositions(event.position, member.at) > 0,
+        ),
+      }));
+    const applying = moved.filter((part) => part.events.length > 0);
+    const saving = moved.filter(
+      (part) => part.events.length > 0 || now - part.member.persistedAt >= heartbeatPersistMs,
+    );
+    const save = async (executor: Db) => {
+      const ahead = await saveCheckpoints(
+        executor,
+        saving.map((part) => ({
+          name: part.member.projection.name,
+          eventsApplied: part.events.length,
+        })),
+        batch.checkpoint,
+      );
+      if (ahead.length > 0) throw new LeadershipLostError(ahead.join(', '));
+    };
+    if (applying.length > 0) {
+      const failed: { projection?: Projection; error?: unknown } = {};
+      // The read-model changes and the checkpoints commit together, so a crash between
       // them cannot apply a batch twice or lose one; a checkpoint that another leader
       // already moved past rolls the batch back.
       const done = db.transaction().execute(async (trx) => {
-        await applyParsed(projection, events, trx);
+        for (const part of applying) {
+          try {
+            await part.member.projection.apply(part.events, trx);
+          } catch (error) {
+            failed.projection = part.member.projection;
+            failed.error = error;
+            throw error;
+          }
+        }
         await save(trx);
       });
       // Before the commit: another process may see it (and answer its 2xx) before `applied`.
-      this.applyingBatches.next({ projection: projection.name, events, done });
-      await done;
-      persisted = true;
-    } else if (heartbeat) {
+      for (const part of applying)
+        this.applyingBatches.next({
+          projection: part.member.projection.name,
+          events: part.events,
+          done,
+        });
+      try {
+        await done;
+      } catch (error) {
+        if (failed.projection) return { projection: failed.projection, error: failed.error };
+        throw error;
+      }
+    } else if (saving.length > 0) {
       await save(db);
-      persisted = true;
     }
-    // Caches of this read model drop what changed before any waiter is released.
-    if (events.length > 0) this.appliedBatches.next({ projection: projection.name, events });
-    this.progress.advance(projection.name, batch.checkpoint);
-    return persisted;
+    for (const part of saving) part.member.persistedAt = now;
+    // Caches of these read models drop what changed before any waiter is released.
+    for (const part of applying)
+      this.appliedBatches.next({ projection: part.member.projection.name, events: part.events });
+    for (const part of moved) {
+      part.member.at = batch.checkpoint;
+      this.progress.advance(part.member.projection.name, batch.checkpoint);
+    }
+    return undefined;
   }
 
   private async refreshFromDatabase(): Promise<void> {

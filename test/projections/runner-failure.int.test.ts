@@ -1,0 +1,112 @@
+import { sql } from 'kysely';
+import { holdSeat } from '../../src/commands/hold-seat.js';
+import { projections } from '../../src/projections/index.js';
+import { verifyReadModels } from '../../src/projections/verify.js';
+import { scheduleTestConcert } from '../support/booking.js';
+import { startTestSystem, type TestSystem } from '../support/system.js';
+
+let system: TestSystem;
+beforeAll(async () => {
+  system = await startTestSystem();
+});
+afterAll(() => system.drop());
+
+const allTypes = [...new Set(projections.flatMap((projection) => projection.handles))];
+
+async function statusOf(name: string) {
+  const statuses = await system.runner.statuses();
+  return statuses.find((status) => status.name === name)!;
+}
+
+async function until<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const value = await read();
+    if (done(value) || Date.now() > deadline) return value;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('the projection runner, when one projection cannot apply', () => {
+  it('keeps the others current, reports the failing one, and catches it up once it can', async () => {
+    const { date, seats } = await scheduleTestConcert(system, 3);
+    const hold = (i: number) =>
+      holdSeat(
+        { ...system, holdTtlSeconds: 300 },
+        { userId: `user-${i}`, concertTimeId: date.concertTimeId, seatId: seats[i]!.seatId },
+      );
+    await hold(0);
+    expect(
+      await system.runner.waitFor(
+        { position: await system.store.headPosition(), eventTypes: allTypes },
+        10_000,
+      ),
+    ).toBe(true);
+
+    // The reservations projection's table goes away: its applies fail in PostgreSQL.
+    await sql`ALTER TABLE reservations RENAME TO reservations_away`.execute(system.db);
+    try {
+      await hold(1);
+      const head = await system.store.headPosition();
+      // Every projection that can apply does (SeatCreated is read by all the seat
+      // projections but reservations), whatever the failing one does.
+      expect(
+        await system.runner.waitFor({ position: head, eventTypes: ['SeatCreated'] }, 10_000),
+      ).toBe(true);
+      expect(await system.runner.waitFor({ position: head, eventTypes: ['SeatHeld'] }, 1_500)).toBe(
+        false,
+      );
+      const seatRow = await system.db
+        .selectFrom('seats')
+        .select('status')
+        .where('seat_id', '=', seats[1]!.seatId)
+        .executeTakeFirstOrThrow();
+      expect(seatRow.status).toBe('holding');
+      const mapRow = await system.db
+        .selectFrom('seat_map_seats')
+        .select('status')
+        .where('seat_id', '=', seats[1]!.seatId)
+        .executeTakeFirstOrThrow();
+      expect(mapRow.status).toBe('held');
+      const failing = await until(
+        () => statusOf('reservations'),
+        (value) => value.status === 'failing',
+      );
+      expect(failing.status).toBe('failing');
+      expect(failing.lastError).toMatch(/reservations/);
+    } finally {
+      await sql`ALTER TABLE reservations_away RENAME TO reservations`.execute(system.db);
+    }
+
+    // Once it can apply again it catches up, and keeps up with what follows.
+    await hold(2);
+    expect(
+      await system.runner.waitFor(
+        { position: await system.store.headPosition(), eventTypes: allTypes },
+        10_000,
+      ),
+    ).toBe(true);
+    const held = await system.db
+      .selectFrom('reservations')
+      .select('seat_id')
+      .where('concert_time_id', '=', date.concertTimeId)
+      .orderBy('seat_id')
+      .execute();
+    expect(held.map((row) => row.seat_id).sort()).toEqual(seats.map((seat) => seat.seatId).sort());
+    expect(
+      (
+        await until(
+          () => statusOf('reservations'),
+          (value) => value.status === 'running',
+        )
+      ).status,
+    ).toBe('running');
+    const differences = await verifyReadModels({
+      ...system,
+      projections,
+      waitForProjections: (position) =>
+        system.runner.waitFor({ position, eventTypes: allTypes }, 10_000),
+    });
+    expect(differences).toEqual([]);
+  });
+});
