@@ -5,10 +5,12 @@ import pg from 'pg';
 import { PostgresEventStore } from '../src/events/store/postgres/store.js';
 import { createPool } from '../src/infrastructure/pool.js';
 import type { BenchContext, ScenarioResult } from './scenarios.js';
+import { cpuMeter } from './support.js';
 import { transactionCounter } from './transactions.js';
 
 const concurrency = 32;
 const round = (value: number) => Math.round(value);
+const cpuMs = (value: number) => Math.round(value * 1000) / 1000;
 
 /** `total` calls of `work`, `concurrency` at a time; the rate per second. */
 async function timed(total: number, work: (i: number) => Promise<unknown>): Promise<number> {
@@ -34,8 +36,10 @@ async function measureAppends(
 ) {
   await timed(Math.min(total, 2000), append('warm'));
   const xacts = await transactionCounter(databaseUrl, smoke);
+  const cpu = cpuMeter();
   const rate = await timed(total, append('bench'));
-  return { rate, transactions: await xacts.perOperation(total) };
+  const cpuPerAppend = cpu.perOperation(total);
+  return { rate, transactions: await xacts.perOperation(total), cpu: cpuPerAppend };
 }
 
 const seatHeld = () => ({
@@ -144,6 +148,18 @@ export async function appendScenario(context: BenchContext): Promise<ScenarioRes
       },
       { name: 'PostgreSQL transactions per append', value: ours.transactions, unit: '' },
       { name: 'PostgreSQL transactions per Emmett append', value: emmett.transactions, unit: '' },
+      {
+        name: "PostgreSQL CPU per append vs Emmett's",
+        value: cpuMs(ours.cpu.postgres),
+        unit: 'ms',
+        baseline: cpuMs(emmett.cpu.postgres),
+      },
+      {
+        name: "client CPU per append vs Emmett's",
+        value: cpuMs(ours.cpu.load),
+        unit: 'ms',
+        baseline: cpuMs(emmett.cpu.load),
+      },
     ],
     notes: [
       `${total} single-event appends to distinct new streams for each store, after 2000 warm-up appends; plain INSERTs into an equivalent table`,

@@ -1,7 +1,7 @@
 import { appendRateOfThisRun } from './append.js';
 import { check, round, size } from './fixtures.js';
 import type { BenchContext, ScenarioResult } from './scenarios.js';
-import { drive, startServer } from './support.js';
+import { cpuMeter, drive, startServer } from './support.js';
 import { transactionCounter } from './transactions.js';
 
 /** 100,000 new users join at 64 connections; then a first lookup of 20,000 of their tokens. */
@@ -17,7 +17,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
   });
   try {
     const xacts = await transactionCounter(databaseUrl, context.smoke);
-    const cpuBefore = server.cpuSeconds();
+    const cpu = cpuMeter(server);
     const joined = await drive(
       server.baseUrl,
       { concurrency: 64, total: users, keepBodies: true, timeLimitMs: 600_000 },
@@ -27,7 +27,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
       (joined.statuses[201] ?? 0) === joined.requests,
       `every user joined (${JSON.stringify(joined.statuses)})`,
     );
-    const cpuMsPerJoin = ((server.cpuSeconds() - cpuBefore) * 1000) / joined.requests;
+    const cpuPerJoin = cpu.perOperation(joined.requests);
     const perJoin = await xacts.perOperation(joined.requests);
     const tokens = joined.bodies.map(
       (entry) => (JSON.parse(entry.body) as { token: string }).token,
@@ -85,9 +85,11 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
         { name: 'PostgreSQL transactions per join', value: perJoin, unit: '' },
         {
           name: 'API CPU per join (projections included)',
-          value: round(cpuMsPerJoin, 2),
+          value: round(cpuPerJoin.api, 2),
           unit: 'ms',
         },
+        { name: 'PostgreSQL CPU per join', value: round(cpuPerJoin.postgres, 2), unit: 'ms' },
+        { name: 'load generator CPU per join', value: round(cpuPerJoin.load, 2), unit: 'ms' },
         { name: 'PostgreSQL transactions per lookup', value: perLookup, unit: '' },
       ],
       notes: [

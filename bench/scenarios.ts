@@ -8,7 +8,7 @@ import { admittedTokens, check, round, seedSeats, size, startWriteOnlySystem } f
 import { queries } from './queries.js';
 import { processes } from './processes.js';
 import { queue } from './queue.js';
-import { drive, percentile, startServer } from './support.js';
+import { cpuMeter, drive, percentile, startServer } from './support.js';
 import { measureWaiting, waitingFigures, type WaitingRun } from './waiting.js';
 import { extrapolateWaiting } from './waiting-extrapolation.js';
 import { measureWriteFloor } from './write-floor.js';
@@ -60,7 +60,7 @@ const hold: Scenario = async (context) => {
       body: seats[i],
     }));
     const xacts = await transactionCounter(databaseUrl, context.smoke);
-    const cpuBefore = server.cpuSeconds();
+    const cpu = cpuMeter(server);
     const result = await drive(
       server.baseUrl,
       { concurrency: connections, total: seats.length - warm, timeLimitMs: 120_000 },
@@ -75,7 +75,7 @@ const hold: Scenario = async (context) => {
       (result.statuses[201] ?? 0) === result.requests,
       `every hold of a distinct seat succeeded (${JSON.stringify(result.statuses)})`,
     );
-    const cpuMsPerHold = ((server.cpuSeconds() - cpuBefore) * 1000) / result.requests;
+    const cpuPerHold = cpu.perOperation(result.requests);
     const perHold = await xacts.perOperation(result.requests);
     return {
       scenario: 'hold',
@@ -99,9 +99,11 @@ const hold: Scenario = async (context) => {
         { name: 'PostgreSQL transactions per hold', value: perHold, unit: '' },
         {
           name: 'API CPU per hold (projections included)',
-          value: round(cpuMsPerHold, 2),
+          value: round(cpuPerHold.api, 2),
           unit: 'ms',
         },
+        { name: 'PostgreSQL CPU per hold', value: round(cpuPerHold.postgres, 2), unit: 'ms' },
+        { name: 'load generator CPU per hold', value: round(cpuPerHold.load, 2), unit: 'ms' },
       ],
       notes: [
         `${result.requests} holds of distinct seats after ${warm} warm-up holds; each answered after the read models reflected it`,

@@ -71,6 +71,50 @@ export function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/**
+ * CPU time (user + system) PostgreSQL has used so far: every live `postgres` process's
+ * own, plus what its ended children used (a backend that closed counts in the
+ * postmaster's children's time). The bench assumes no other PostgreSQL is busy.
+ */
+export function postgresCpuSeconds(): number {
+  let ticks = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // it ended between the listing and the read
+    }
+    if (!stat.includes(' (postgres) ')) continue;
+    // After the name: utime, stime, cutime, cstime are fields 14-17 of /proc/<pid>/stat.
+    const fields = stat.split(') ')[1]!.split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / 100;
+}
+
+/**
+ * Where the machine's CPU goes during a measured window: the API process, PostgreSQL
+ * (every postgres process; the bench assumes a quiet machine) and this load generator.
+ */
+export function cpuMeter(server?: Pick<RunningServer, 'cpuSeconds'>) {
+  const read = () => ({
+    api: server?.cpuSeconds() ?? 0,
+    postgres: postgresCpuSeconds(),
+    load: process.cpuUsage().user / 1e6 + process.cpuUsage().system / 1e6,
+  });
+  const before = read();
+  return {
+    /** Milliseconds of CPU per operation, for `operations` done since the meter started. */
+    perOperation(operations: number) {
+      const after = read();
+      const ms = (key: keyof typeof before) => ((after[key] - before[key]) * 1000) / operations;
+      return { api: ms('api'), postgres: ms('postgres'), load: ms('load') };
+    },
+  };
+}
+
 export interface RunningServer {
   readonly baseUrl: string;
   readonly adminKey: string;
