@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { firstValueFrom, take, timeout, toArray } from 'rxjs';
 import { PostgresEventStore } from '../../../src/events/store/postgres/store.js';
+import { headPositionSql } from '../../../src/events/store/postgres/rows.js';
 import { createPool } from '../../../src/infrastructure/pool.js';
-import { comparePositions } from '../../../src/events/store/port.js';
+import { START, comparePositions } from '../../../src/events/store/port.js';
 import { createTestDatabase } from '../../support/database.js';
 import { eventStoreContract } from './contract.js';
 
@@ -211,4 +212,46 @@ describe('PostgreSQL event store', () => {
     );
     await store.close();
   });
+
+  it('finds the head of some event types without reading the events of the others, statistics or not', async () => {
+    // Its own log: 20,000 events of another type follow the one wanted, written in bulk so
+    // that the table has no planner statistics yet (as during an on-sale's first minutes).
+    const own = await createTestDatabase();
+    const ownPool = createPool(own.url, 4);
+    try {
+      const store = await PostgresEventStore.create(ownPool);
+      const wanted = await store.appendToStream(`rare-${randomUUID()}`, [
+        { type: 'Rare', data: {} },
+      ]);
+      await ownPool.query(
+        `INSERT INTO es_events (event_id, stream_name, stream_revision, event_type, data)
+         SELECT gen_random_uuid(), 'other-' || g, 0, 'Other', '{}' FROM generate_series(1, 20000) g`,
+      );
+      const types = ['Rare', 'Missing'];
+      expect(await store.headPosition({ eventTypes: types })).toEqual(wanted.position);
+      expect(await store.headPosition({ eventTypes: ['Missing'] })).toEqual(START);
+      // The statement the store sends, as PostgreSQL runs it: every row any scan touched.
+      const { rows } = await ownPool.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+        `EXPLAIN (ANALYZE, FORMAT JSON) ${headPositionSql(true)}`,
+        [types],
+      );
+      expect(rowsTouched(rows[0]!['QUERY PLAN'][0].Plan)).toBeLessThan(100);
+      await store.close();
+    } finally {
+      await ownPool.end();
+      await own.drop();
+    }
+  });
 });
+
+interface PlanNode {
+  'Actual Rows': number;
+  'Actual Loops': number;
+  'Rows Removed by Filter'?: number;
+  Plans?: PlanNode[];
+}
+
+function rowsTouched(node: PlanNode): number {
+  const own = (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops'];
+  return own + (node.Plans ?? []).reduce((sum, child) => sum + rowsTouched(child), 0);
+}

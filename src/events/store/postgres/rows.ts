@@ -94,15 +94,35 @@ export async function readSafeBatch(
   return { events, horizon };
 }
 
+/**
+ * The last event's position; with types, the last of those types. Filtered, it takes each
+ * type's last event from the (event_type, transaction_id, seq) index: one short backward
+ * scan per type, whatever the planner's statistics say. (Written as one ORDER BY over
+ * `event_type = ANY(...)`, a table without fresh statistics was planned as a backward scan
+ * of the whole log that skipped every event of other types: 13 ms at 20,000 events for the
+ * admission loop's check, several times a second during an on-sale.)
+ */
+export function headPositionSql(filtered: boolean): string {
+  if (!filtered)
+    return `SELECT e.transaction_id::text AS transaction_id, e.seq FROM es_events e
+     ORDER BY e.transaction_id DESC, e.seq DESC LIMIT 1`;
+  return `SELECT last.transaction_id::text AS transaction_id, last.seq
+     FROM unnest($1::text[]) AS t(event_type)
+     CROSS JOIN LATERAL (
+       SELECT e.transaction_id, e.seq FROM es_events e WHERE e.event_type = t.event_type
+       ORDER BY e.event_type DESC, e.transaction_id DESC, e.seq DESC LIMIT 1
+     ) last
+     ORDER BY last.transaction_id DESC, last.seq DESC LIMIT 1`;
+}
+
 export async function queryHeadPosition(
   pool: pg.Pool,
   filter?: Pick<LogFilter, 'eventTypes'>,
 ): Promise<Position> {
+  const types = filter?.eventTypes;
   const { rows } = await pool.query<{ transaction_id: string; seq: string }>(
-    `SELECT e.transaction_id::text AS transaction_id, e.seq FROM es_events e
-     ${filter?.eventTypes ? 'WHERE e.event_type = ANY($1::text[])' : ''}
-     ORDER BY e.transaction_id DESC, e.seq DESC LIMIT 1`,
-    filter?.eventTypes ? [filter.eventTypes] : [],
+    headPositionSql(types !== undefined),
+    types ? [types] : [],
   );
   const row = rows[0];
   return row ? { commit: BigInt(row.transaction_id), prepare: BigInt(row.seq) } : START;
