@@ -10,10 +10,9 @@ import { projections } from '../../src/projections/index.js';
 import { rebuildProjection, rebuildSchema } from '../../src/projections/rebuild.js';
 import { replay } from '../../src/projections/replay.js';
 import { applyRecorded } from '../../src/projections/projection.js';
-import { verifyReadModels } from '../../src/projections/verify.js';
 import { startSystem, type System } from '../../src/system.js';
 import { scheduleTestConcert } from '../support/booking.js';
-import { startTestSystem, type TestSystem } from '../support/system.js';
+import { readModelDifferences, startTestSystem, type TestSystem } from '../support/system.js';
 
 let system: TestSystem;
 beforeAll(async () => {
@@ -71,12 +70,7 @@ async function snapshot(on: System) {
 describe('projections', () => {
   it('match a fresh replay of the log row for row', async () => {
     await exercise(system, `replay-${randomUUID().slice(0, 4)}`);
-    const differences = await verifyReadModels({
-      ...system,
-      projections,
-      waitForProjections: (position) =>
-        system.runner.waitFor({ position, eventTypes: allTypes }, 10_000),
-    });
+    const differences = await readModelDifferences(system);
     expect(differences).toEqual([]);
   });
 
@@ -100,12 +94,7 @@ describe('projections', () => {
       system.db,
     );
     try {
-      const differences = await verifyReadModels({
-        ...system,
-        projections,
-        waitForProjections: (position) =>
-          system.runner.waitFor({ position, eventTypes: allTypes }, 10_000),
-      });
+      const differences = await readModelDifferences(system);
       expect(differences.map((difference) => difference.table)).toEqual(['wallets']);
     } finally {
       await sql`UPDATE wallets SET balance = balance - 1 WHERE user_id = (SELECT min(user_id) FROM wallets)`.execute(
@@ -135,12 +124,7 @@ describe('projections', () => {
     });
     await writing;
     await caughtUp(restarted);
-    const differences = await verifyReadModels({
-      ...restarted,
-      projections,
-      waitForProjections: (position) =>
-        restarted.runner.waitFor({ position, eventTypes: allTypes }, 10_000),
-    });
+    const differences = await readModelDifferences(restarted);
     expect(differences).toEqual([]);
     await writer.close();
     await restarted.close();
@@ -175,12 +159,7 @@ describe('rebuild', () => {
     // It went on from event 4, not from the start: nothing applied twice.
     expect(done.applied).toBe(total);
     expect(progress[0]).toBeGreaterThan(3);
-    const differences = await verifyReadModels({
-      ...live,
-      projections,
-      waitForProjections: (position) =>
-        live.runner.waitFor({ position, eventTypes: allTypes }, 10_000),
-    });
+    const differences = await readModelDifferences(live);
     expect(differences).toEqual([]);
     await live.close();
   });

@@ -1,5 +1,7 @@
 import { loadConfig } from '../../src/config.js';
 import { startSystem, type Logger, type System } from '../../src/system.js';
+import { projections } from '../../src/projections/index.js';
+import { verifyReadModels } from '../../src/projections/verify.js';
 import { createTestDatabase } from './database.js';
 
 /** A clock the test moves by hand. */
@@ -75,5 +77,15 @@ export function startStandby(leader: TestSystem): Promise<System> {
     clock: leader.clock,
     projections: false,
     processes: false,
+  });
+}
+
+/** What `verify` finds between the live read models and a fresh replay of the log. */
+export function readModelDifferences(system: System) {
+  return verifyReadModels({
+    ...system,
+    projections,
+    waitForProjections: (position) =>
+      system.runner.waitFor({ position, eventTypes: system.runner.handledEventTypes() }, 10_000),
   });
 }
