@@ -2,6 +2,24 @@ import { z } from 'zod';
 
 /** Shapes shared by several routes; each route file keeps its own request bodies. */
 export const isoTime = z.iso.datetime({ offset: true }).describe('ISO-8601 time in UTC');
+/**
+ * A time a request sets and the log keeps: in UTC, years 1 to 9999. Outside them the
+ * stored form is not ISO-8601 (`+010000-...`, so no reader of the log could parse it
+ * back) or not a time PostgreSQL accepts (year 0).
+ */
+export const storedTime = isoTime.refine(
+  (value) => {
+    const year = new Date(value).getUTCFullYear();
+    return year >= 1 && year <= 9999;
+  },
+  { error: 'must fall in the years 1 to 9999 in UTC' },
+);
+/** Free text a request stores: PostgreSQL text and jsonb cannot hold the NUL character. */
+export const storedText = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .refine((value) => !value.includes('\u0000'), { error: 'must not contain the NUL character' });
 export const id = z
   .string()
   .min(1)

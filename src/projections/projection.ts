@@ -31,12 +31,17 @@ export function defineProjection<const T extends DomainEventType>(
   return projection;
 }
 
+/** True when `projection` reads events of `type` (a recorded event's type is any string). */
+export function readsType(projection: Projection, type: string): boolean {
+  return (projection.handles as readonly string[]).includes(type);
+}
+
 /** True when `projection` handles `event`'s type, narrowing the event to those types. */
 export function handledBy<T extends DomainEventType>(
   projection: Projection<T>,
   event: ParsedEvent,
 ): event is ParsedEvent<T> {
-  return (projection.handles as readonly DomainEventType[]).includes(event.type);
+  return readsType(projection, event.type);
 }
 
 /** Parses each recorded event once and hands the projection the ones it handles. */

@@ -9,9 +9,10 @@ import {
   type EventStore,
   type LogBatch,
   type Position,
+  type RecordedEvent,
 } from '../events/store/port.js';
 import type { Db } from './database.js';
-import { handledBy, type Projection } from './projection.js';
+import { readsType, type Projection } from './projection.js';
 import { intervals } from '../policies.js';
 import {
   LeadershipLostError,
@@ -59,6 +60,19 @@ interface Member {
   readonly projection: Projection;
   at: Position;
   persistedAt: number;
+}
+
+/** A batch's event parsed, or why it could not be. */
+type Entry =
+  | { readonly recorded: RecordedEvent; readonly event: ParsedEvent; readonly error?: undefined }
+  | { readonly recorded: RecordedEvent; readonly event?: undefined; readonly error: unknown };
+
+function parseEntry(recorded: RecordedEvent): Entry {
+  try {
+    return { recorded, event: parseRecorded(recorded) };
+  } catch (error) {
+    return { recorded, error };
+  }
 }
 
 const leaderLockId = advisoryLocks.projectionLeader;
@@ -291,7 +305,8 @@ export class ProjectionRunner {
   /**
    * Applies one batch to every member it moves, in one transaction with their
    * checkpoints; a member with nothing to apply persists its moved checkpoint only when
-   * its heartbeat is due. Returns the member whose apply failed (nothing committed then).
+   * its heartbeat is due. Returns a member whose events do not parse or whose apply failed
+   * (nothing committed then).
    */
   private async applyBatch(
     members: Member[],
@@ -299,19 +314,29 @@ export class ProjectionRunner {
   ): Promise<{ projection: Projection; error: unknown } | undefined> {
     const { db } = this.deps;
     // Parsed once here: the projections and the caches of their read models share them.
-    const events = batch.events.map(parseRecorded);
+    const entries = batch.events.map(parseEntry);
     const now = Date.now();
     const moved = members
       .filter((member) => comparePositions(batch.checkpoint, member.at) > 0)
       .map((member) => ({
         member,
-        events: events.filter(
-          (event) =>
-            handledBy(member.projection, event) && comparePositions(event.position, member.at) > 0,
+        entries: entries.filter(
+          ({ recorded }) =>
+            readsType(member.projection, recorded.type) &&
+            comparePositions(recorded.position, member.at) > 0,
         ),
       }));
-    const applying = moved.filter((part) => part.events.length > 0);
-    const saving = moved.filter(
+    // An event that does not parse fails the projections that read it, not the others.
+    for (const { member, entries: mine } of moved) {
+      const unreadable = mine.find((entry) => entry.event === undefined);
+      if (unreadable) return { projection: member.projection, error: unreadable.error };
+    }
+    const parts = moved.map(({ member, entries: mine }) => ({
+      member,
+      events: mine.flatMap((entry) => (entry.event ? [entry.event] : [])),
+    }));
+    const applying = parts.filter((part) => part.events.length > 0);
+    const saving = parts.filter(
       (part) => part.events.length > 0 || now - part.member.persistedAt >= heartbeatPersistMs,
     );
     const save = async (executor: Db) => {
@@ -362,7 +387,7 @@ export class ProjectionRunner {
     // Caches of these read models drop what changed before any waiter is released.
     for (const part of applying)
       this.appliedBatches.next({ projection: part.member.projection.name, events: part.events });
-    for (const part of moved) {
+    for (const part of parts) {
       part.member.at = batch.checkpoint;
       this.progress.advance(part.member.projection.name, batch.checkpoint);
     }

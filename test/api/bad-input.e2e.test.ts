@@ -545,4 +545,65 @@ describe('admin', () => {
       'VALIDATION_FAILED',
     );
   });
+
+  it('refuses times and text the log could not keep', async () => {
+    const admin = { 'x-admin-key': adminKey };
+    const date = {
+      concertTime: '2031-01-01T19:00:00Z',
+      reservationStartTime: '2031-01-01T00:00:00Z',
+      seats: [{ seatNumber: 1, price: 100 }],
+    };
+    const concert = (payload: unknown) => ({
+      method: 'POST' as const,
+      url: '/admin/concerts',
+      headers: admin,
+      payload,
+    });
+    // Year 10000 in UTC (stored as "+010000-...", which no reader of the log can parse).
+    await expectRefused(
+      concert({ title: 'Y10K', dates: [{ ...date, concertTime: '9999-12-31T23:59:59-23:59' }] }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    // Year 0, which PostgreSQL does not accept.
+    await expectRefused(
+      concert({
+        title: 'Year 0',
+        dates: [
+          {
+            ...date,
+            concertTime: '0000-01-01T10:00:00Z',
+            reservationStartTime: '0000-01-01T00:00:00Z',
+          },
+        ],
+      }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    await expectRefused(
+      concert({ title: 'nul\u0000title', dates: [date] }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    await expectRefused(
+      {
+        method: 'PATCH',
+        url: '/admin/queue',
+        headers: admin,
+        payload: { opensAt: '9999-12-31T23:59:59-23:59' },
+      },
+      400,
+      'VALIDATION_FAILED',
+    );
+    await expectRefused(
+      {
+        method: 'POST',
+        url: '/admin/queue/revocations',
+        headers: admin,
+        payload: { userId: 'careful', reason: 'nul\u0000reason' },
+      },
+      400,
+      'VALIDATION_FAILED',
+    );
+  });
 });

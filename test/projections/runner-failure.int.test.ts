@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { holdSeat } from '../../src/commands/hold-seat.js';
+import { issueToken } from '../../src/commands/issue-token.js';
 import { projections } from '../../src/projections/index.js';
 import { scheduleTestConcert } from '../support/booking.js';
 import {
@@ -104,5 +105,42 @@ describe('the projection runner, when one projection cannot apply', () => {
     ).toBe('running');
     const differences = await readModelDifferences(system);
     expect(differences).toEqual([]);
+  });
+
+  it('keeps every projection that does not read an unreadable event going', async () => {
+    // Its own log: the event below stays in it for good.
+    const own = await startTestSystem();
+    try {
+      const { date, seats } = await scheduleTestConcert(own, 1);
+      // A concert event its schema refuses (what an unbounded time once wrote to the log).
+      await own.store.appendToStream('concert-unreadable', [
+        { type: 'ConcertScheduled', data: { concertId: 'unreadable', title: 7 } },
+      ]);
+      await issueToken(own, 'after-the-bad-event');
+      await holdSeat(
+        { ...own, holdTtlSeconds: 300 },
+        {
+          userId: 'after-the-bad-event',
+          concertTimeId: date.concertTimeId,
+          seatId: seats[0]!.seatId,
+        },
+      );
+      const head = await own.store.headPosition();
+      // Only available-dates reads ConcertScheduled; the others pass the bad event.
+      const caughtUp = (types: string[], timeoutMs = 10_000) =>
+        own.runner.waitFor({ position: head, eventTypes: types }, timeoutMs);
+      expect(await caughtUp(['TokenIssued'])).toBe(true); // tokens
+      expect(await caughtUp(['SeatPaid'])).toBe(true); // seats, reservations, seat map
+      expect(await caughtUp(['ConcertScheduled'], 1_500)).toBe(false); // available-dates
+      const dates = await until(
+        async () =>
+          (await own.runner.statuses()).find((status) => status.name === 'available-dates')!,
+        (value) => value.status === 'failing',
+      );
+      expect(dates.status).toBe('failing');
+      expect(dates.lastError).toMatch(/title|concertTime|dates/);
+    } finally {
+      await own.drop();
+    }
   });
 });

@@ -14,7 +14,7 @@ import { queueModes, type QueueSettings } from '../../events/queue.js';
 import type { Db } from '../../projections/database.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { isoTime } from '../schemas.js';
+import { isoTime, storedText, storedTime } from '../schemas.js';
 
 const queueView = z.object({
   mode: z.enum(queueModes),
@@ -32,7 +32,7 @@ const settingsPatch = z
     mode: z.enum(queueModes).optional(),
     maxActive: z.number().int().min(1).max(1_000_000).optional(),
     admissionsPerMinute: z.number().int().min(1).max(1_000_000).nullable().optional(),
-    opensAt: isoTime.nullable().optional().describe('a future time, or null to open now'),
+    opensAt: storedTime.nullable().optional().describe('a future time, or null to open now'),
   })
   .refine((patch) => Object.keys(patch).length > 0, { error: 'name at least one setting' });
 
@@ -129,7 +129,7 @@ function revocationRoute(app: ZodApp, { system }: ApiContext): void {
         tags: ['admin'],
         operationId: 'revokeToken',
         summary: "Revoke a user's live queue token at once, on every process",
-        body: z.strictObject({ userId, reason: z.string().max(500).optional() }),
+        body: z.strictObject({ userId, reason: storedText(500).optional() }),
         response: {
           200: z.object({ userId: z.string(), token: z.string(), status: z.literal('expired') }),
         },

@@ -6,15 +6,15 @@ import { projectionStatuses } from '../../queries/projections.js';
 import { streamStateAt, toHistoryEntry } from '../../queries/streams.js';
 import type { ApiContext, ZodApp } from '../context.js';
 import { awaitReadModels } from '../read-your-writes.js';
-import { historyEntry, isoTime } from '../schemas.js';
+import { historyEntry, isoTime, storedText, storedTime } from '../schemas.js';
 
 const concertPlan = z.strictObject({
-  title: z.string().trim().min(1).max(200),
+  title: storedText(200).trim().min(1),
   dates: z
     .array(
       z.strictObject({
-        concertTime: isoTime,
-        reservationStartTime: isoTime,
+        concertTime: storedTime,
+        reservationStartTime: storedTime,
         seats: z
           .array(
             z.strictObject({
