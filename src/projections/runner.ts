@@ -230,8 +230,10 @@ export class ProjectionRunner {
 
   /**
    * Runs `projections` from their checkpoints over one log read until `signal` aborts.
-   * Ends early with the member that failed to apply when it is one of several, or with 'caught-up' after the first batch that reached the log's end when
-   * `untilCaughtUp`. Any other failure marks every member failing and retries.
+   * Ends early with the member that failed (its events did not parse or its apply threw)
+   * when it is one of several, or with 'caught-up' after the first batch that reached
+   * the log's end when `untilCaughtUp`. Any other failure marks every member failing and
+   * retries.
    */
   private async runGroup(
     projections: readonly Projection[],
