@@ -44,17 +44,6 @@ export async function saveCheckpoints(
   return saves.map((save) => save.name).filter((name) => !saved.has(name));
 }
 
-/** One projection's checkpoint (saveCheckpoints); false when its row was ahead. */
-export async function saveCheckpoint(
-  executor: Db,
-  name: string,
-  checkpoint: Position,
-  eventsApplied: number,
-): Promise<boolean> {
-  const ahead = await saveCheckpoints(executor, [{ name, eventsApplied }], checkpoint);
-  return ahead.length === 0;
-}
-
 export const toPosition = (row: {
   commit_position: string;
   prepare_position: string;

@@ -24,8 +24,6 @@ import { checkLeadership, tryLeadership } from './leadership.js';
 import { ProjectionProgress } from './progress.js';
 import { CacheFollower, nextEpoch } from './cache-follower.js';
 
-export { saveCheckpoint } from './checkpoints.js';
-
 export interface ProjectionStatus {
   readonly name: string;
   readonly version: number;
@@ -258,7 +256,7 @@ export class ProjectionRunner {
         const from = members
           .map((member) => member.at)
           .reduce((low, at) => (comparePositions(at, low) < 0 ? at : low));
-        for (const name of names) if (!options.untilCaughtUp) this.setRunning(name);
+        if (!options.untilCaughtUp) for (const name of names) this.setRunning(name);
         for await (const batch of store.streamAll({
           fromPosition: from,
           filter: { eventTypes },

@@ -1,6 +1,6 @@
 import type { System } from '../../src/system.js';
 import { projectionStatuses } from '../../src/queries/projections.js';
-import { saveCheckpoint } from '../../src/projections/runner.js';
+import { saveCheckpoints } from '../../src/projections/checkpoints.js';
 import { scheduleTestConcert } from '../support/booking.js';
 import {
   settleProjections,
@@ -49,9 +49,12 @@ describe('a standby process', () => {
     // It applied the concert's seats, so its checkpoint is past the start of the log.
     expect(BigInt(before.commit_position)).toBeGreaterThan(0n);
     // What an old leader that lost its lock would write: an older position.
-    expect(await saveCheckpoint(leader.db, 'available-seats', { commit: 0n, prepare: 0n }, 1)).toBe(
-      false,
-    );
+    expect(
+      await saveCheckpoints(leader.db, [{ name: 'available-seats', eventsApplied: 1 }], {
+        commit: 0n,
+        prepare: 0n,
+      }),
+    ).toEqual(['available-seats']);
     const after = await leader.db
       .selectFrom('projection_checkpoints')
       .selectAll()
