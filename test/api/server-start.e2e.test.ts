@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createTestDatabase } from '../support/database.js';
+import { spawnServer, type ServerProcess } from '../support/server-process.js';
 
-/** The real `src/server.ts` in its own process, its output captured. */
-function startServer(env: Record<string, string>) {
+/** The real `src/server.ts` in its own process, until it exits; its output captured. */
+function runServer(env: Record<string, string>) {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, NODE_ENV: 'development', DEMO_SEED: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -12,38 +12,7 @@ function startServer(env: Record<string, string>) {
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return {
-    output: () => output,
-    exited,
-    stop: async () => {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function untilHealthy(baseUrl: string, server: ReturnType<typeof startServer>) {
-  for (;;) {
-    const ok = await fetch(`${baseUrl}/healthz`).then(
-      (response) => response.ok,
-      () => false,
-    );
-    if (ok) return;
-    if (await Promise.race([server.exited.then(() => true), Promise.resolve(false)]))
-      throw new Error(`the server exited:\n${server.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  return { output: () => output, exited };
 }
 
 describe('start-up refuses unsafe identity settings, in one clear line', () => {
@@ -64,7 +33,7 @@ describe('start-up refuses unsafe identity settings, in one clear line', () => {
       'AUTH_JWKS_URL and AUTH_JWT_SECRET: set one key source, not both',
     ],
   ])('%s', async (_name, env, message) => {
-    const server = startServer(env);
+    const server = runServer(env);
     expect(await server.exited).toBe(3);
     expect(server.output()).toContain(message);
   });
@@ -72,26 +41,18 @@ describe('start-up refuses unsafe identity settings, in one clear line', () => {
 
 describe('two API processes on one database, in demo mode', () => {
   let database: Awaited<ReturnType<typeof createTestDatabase>>;
-  const servers: ReturnType<typeof startServer>[] = [];
-  const baseUrls: string[] = [];
-  // Starting two processes on a busy machine is slow; nothing here depends on how slow.
+  const servers: ServerProcess[] = [];
   beforeAll(async () => {
     database = await createTestDatabase();
-    const ports = [await freePort(), await freePort()];
-    for (const port of ports) {
-      servers.push(
-        startServer({
-          DATABASE_URL: database.url,
-          PORT: String(port),
-          ADMIN_API_KEY: 'test-admin-key-0123456789',
-          JOIN_RATE_LIMIT_PER_MINUTE: '3',
-          LOG_LEVEL: 'info',
-        }),
-      );
-      baseUrls.push(`http://127.0.0.1:${port}`);
-    }
-    await Promise.all(baseUrls.map((baseUrl, i) => untilHealthy(baseUrl, servers[i]!)));
-  }, 300_000);
+    const env = {
+      DATABASE_URL: database.url,
+      NODE_ENV: 'development',
+      DEMO_SEED: 'false',
+      JOIN_RATE_LIMIT_PER_MINUTE: '3',
+      LOG_LEVEL: 'info',
+    };
+    servers.push(...(await Promise.all([spawnServer(env), spawnServer(env)])));
+  }, 200_000);
   afterAll(async () => {
     for (const server of servers) await server.stop();
     await database.drop();
@@ -105,7 +66,7 @@ describe('two API processes on one database, in demo mode', () => {
   it('shares one join limit per user between the processes', async () => {
     const responses = await Promise.all(
       Array.from({ length: 8 }, (_, i) =>
-        fetch(`${baseUrls[i % 2]}/queue/tokens`, {
+        fetch(`${servers[i % 2]!.baseUrl}/queue/tokens`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ userId: 'shared-limit-user' }),

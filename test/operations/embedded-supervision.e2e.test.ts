@@ -1,7 +1,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, spawnServer, type ServerProcess } from '../support/server-process.js';
+import { spawnServer, type ServerProcess } from '../support/server-process.js';
+import { freePort } from '../support/service.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
