@@ -14,7 +14,10 @@ import { swapChannel } from './runner.js';
 export interface RebuildProgress {
   readonly projection: string;
   readonly applied: number;
-  /** Events of the projection's types in the log when the rebuild started, if known. */
+  /**
+   * Events of the projection's types to replay, if known: counted when the rebuild
+   * started, and never less than `applied` (writes go on during a rebuild).
+   */
   readonly total: number | undefined;
   readonly eventsPerSecond: number;
   readonly phase: 'replaying' | 'swapping' | 'done';
@@ -77,10 +80,11 @@ export async function rebuildProjections(
   // Awaited after the replay; a failed count must not go unhandled if the replay fails first.
   counting.catch(() => undefined);
   const report = (projection: Projection, applied: number, phase: RebuildProgress['phase']) => {
+    const counted = totals.get(projection.name);
     const progress = {
       projection: projection.name,
       applied,
-      total: totals.get(projection.name),
+      total: counted === undefined ? undefined : Math.max(counted, applied),
       eventsPerSecond: Math.round(applied / Math.max((Date.now() - started) / 1000, 0.001)),
       phase,
     };
