@@ -57,6 +57,8 @@ export async function tryCommand<State, E extends Event>(
   let cached =
     cache.get(streamName, kind) ??
     (options.likelyNew ? { state: kind.initialState(), revision: -1n } : undefined);
+  /** The store's answer when our events' ids were in the stream already. */
+  let earlier: AppendResult | undefined;
   for (let attempt = 0; ;) {
     const { state, revision } = cached ?? (await readFolded(store, cache, streamName, kind));
     const events = decide(state);
@@ -66,10 +68,23 @@ export async function tryCommand<State, E extends Event>(
       continue;
     }
     if (isRefusal(events)) return { state, refusal: events };
-    if (events.length === 0) return { state, events, appended: undefined };
+    // After a duplicate: the earlier append is what this command's result points at.
+    if (events.length === 0) return { state, events, appended: earlier };
     try {
       const written = { streamName, kind, state, revision, events };
-      return { ...(await appendDecided(store, cache, written, options)), events };
+      const appended = await appendEvents(store, written, options);
+      if (appended.duplicate !== false) {
+        // The ids were in the stream already: what it holds may be another request's
+        // decision (the same Idempotency-Key, another amount) made while ours was on an
+        // older state. Decide again on a fresh read: a repeat then does nothing, and a
+        // different request under the same id is refused.
+        if (earlier) throw new Error(`${streamName}: a fresh decision repeated stored ids`);
+        earlier = appended;
+        cache.delete(streamName);
+        cached = undefined;
+        continue;
+      }
+      return { state: remember(cache, written, appended), events, appended };
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError)) throw error;
       cache.delete(streamName);
@@ -144,23 +159,23 @@ export async function handleTogether<State, E extends Event>(
     for (const { streamName } of appending) cache.delete(streamName);
     return undefined;
   }
+  // A stream whose ids were there already stored nothing: decide one at a time instead.
+  if (results.some((result) => result.duplicate !== false)) {
+    for (const { streamName } of appending) cache.delete(streamName);
+    return undefined;
+  }
   appending.forEach((entry, index) => remember(cache, entry, results[index]!));
   return appending.reduce((count, entry) => count + entry.events.length, 0);
 }
 
-/** Appends the decided events against `revision` and remembers the folded result. */
-async function appendDecided<State, E extends Event>(
+/** Appends the decided events against `revision`. */
+function appendEvents<State, E extends Event>(
   store: EventStore,
-  cache: StreamStateCache,
-  decided: Decided<State, E>,
+  { streamName, revision, events }: Decided<State, E>,
   options: HandleOptions,
-): Promise<{ state: State; appended: AppendResult }> {
-  const { streamName, revision, events } = decided;
+): Promise<AppendResult> {
   const expectedRevision: ExpectedRevision = revision < 0n ? 'no_stream' : revision;
-  const appended = await store.appendToStream(streamName, toAppend(events, options), {
-    expectedRevision,
-  });
-  return { state: remember(cache, decided, appended), appended };
+  return store.appendToStream(streamName, toAppend(events, options), { expectedRevision });
 }
 
 interface Decided<State, E extends Event> {
@@ -187,7 +202,7 @@ function remember<State, E extends Event>(
   appended: AppendResult,
 ): State {
   const next = events.reduce((folded, event) => kind.evolve(folded, event), state);
-  // A duplicate (idempotent retry) returns the stored revision: cache only our own fold.
+  // Cache only a fold that is the stream's: our own append, right after `revision`.
   if (appended.nextExpectedRevision === revision + BigInt(events.length))
     cache.set(streamName, kind, next, appended.nextExpectedRevision);
   else cache.delete(streamName);

@@ -1,6 +1,8 @@
 import { jest } from '@jest/globals';
 import { z } from 'zod';
+import { charge } from '../../src/commands/charge.js';
 import { refuse, type Decision } from '../../src/commands/decision.js';
+import { walletStream } from '../../src/deciders/wallet.js';
 import { tryCommand } from '../../src/commands/handle-command.js';
 import { streamStateCache } from '../../src/commands/stream-cache.js';
 import type { StreamKind } from '../../src/events/event.js';
@@ -137,5 +139,43 @@ describe('a stream that is likely new', () => {
     });
     expect('refusal' in outcome && outcome.refusal.message).toBe('already open');
     expect(await first.readStream(gate)).toHaveLength(1);
+  });
+});
+
+// Found by a black-box tester: top-ups sent at once with one Idempotency-Key and different
+// amounts were all answered 200, each with its own amount and balance, while the wallet
+// kept one charge. A decision on a state without the first charge appended an event with
+// the same id: the store took it for a repeat and the command reported its own decision.
+describe('an idempotent append whose id another decision already wrote', () => {
+  const topUp = (store: PostgresEventStore, userId: string, amount: number, key?: string) =>
+    charge(
+      { store, clock: () => new Date(), maxChargeAmount: 1_000_000 },
+      { userId, amount, idempotencyKey: key },
+    );
+
+  it('decides again on what the stream holds: a different amount is refused', async () => {
+    const userId = 'tester-idempotent-different';
+    await topUp(second, userId, 5); // the second process now caches the wallet
+    await topUp(first, userId, 101, 'k1');
+    // The second process decides on its cached wallet, which lacks the k1 charge.
+    await expect(topUp(second, userId, 100, 'k1')).rejects.toMatchObject({
+      code: 'IDEMPOTENCY_KEY_REUSED',
+    });
+    const events = await first.readStream(walletStream(userId));
+    expect(events.map((event) => (event.data as { amount: number }).amount)).toEqual([5, 101]);
+    // Its cache holds the stream as written: the next top-up builds on 106.
+    expect((await topUp(second, userId, 1)).balance).toBe(107);
+  });
+
+  it("answers a repeat with the original charge's answer", async () => {
+    const userId = 'tester-idempotent-same';
+    await topUp(second, userId, 5);
+    await topUp(first, userId, 50);
+    const original = await topUp(first, userId, 101, 'k1');
+    // Decided on the cached wallet (balance 5), the repeat would say 106.
+    const repeat = await topUp(second, userId, 101, 'k1');
+    expect(original.balance).toBe(156);
+    expect(repeat).toMatchObject({ chargeId: original.chargeId, balance: 156 });
+    expect(await first.readStream(walletStream(userId))).toHaveLength(3);
   });
 });

@@ -79,6 +79,12 @@ export interface AppendResult {
   readonly nextExpectedRevision: bigint;
   /** The log position of the last appended event. */
   readonly position: Position;
+  /**
+   * True when the batch's last id was in the stream already, so nothing was stored: the
+   * stream holds that earlier append, which may be another writer's decision on an older
+   * state, not these events. Undefined when the store cannot tell.
+   */
+  readonly duplicate?: boolean;
 }
 
 export interface ReadStreamOptions {

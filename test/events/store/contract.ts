@@ -121,6 +121,10 @@ export function eventStoreContract(
       expect(retried.nextExpectedRevision).toBe(original.nextExpectedRevision);
       expect(comparePositions(retried.position, original.position)).toBe(0);
       expect(await store.readStream(name)).toHaveLength(2);
+      // The command loop decides again on a duplicate: the stored events may be another
+      // request's (docs/event-store.md).
+      expect(original.duplicate).toBe(false);
+      expect(retried.duplicate).toBe(true);
     });
 
     it('stores an event once when the same id is appended concurrently', async () => {

@@ -97,7 +97,12 @@ export class EventStoreDbStore implements EventStore {
       );
       const position =
         result.position ?? (await this.positionAt(streamName, result.nextExpectedRevision));
-      return { nextExpectedRevision: result.nextExpectedRevision, position };
+      // The server answers an idempotent re-append without a position.
+      return {
+        nextExpectedRevision: result.nextExpectedRevision,
+        position,
+        duplicate: result.position === undefined,
+      };
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
         const actual = error.actualVersion;

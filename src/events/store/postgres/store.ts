@@ -167,7 +167,11 @@ export class PostgresEventStore implements EventStore {
         position,
         events.map((event) => event.type),
       );
-    return { nextExpectedRevision: BigInt(row.revision), position };
+    return {
+      nextExpectedRevision: BigInt(row.revision),
+      position,
+      duplicate: row.outcome === 'duplicate',
+    };
   }
 
   async readStream(streamName: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
