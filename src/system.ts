@@ -158,7 +158,11 @@ async function startOnDatabase(
       warming.unsubscribe();
       await store.close();
       await db.destroy();
-      if (embedded) log?.info(`embedded database: ${await embedded.stop()}`);
+      // Stopped whether or not anyone logs it (an optional call skips its arguments).
+      if (embedded) {
+        const stopped = await embedded.stop();
+        log?.info(`embedded database: ${stopped}`);
+      }
     },
   };
 }

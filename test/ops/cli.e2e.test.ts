@@ -1,4 +1,8 @@
-import { runEntryPoint } from '../support/service.js';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { freePort, runEntryPoint } from '../support/service.js';
 import { createTestDatabase } from '../support/database.js';
 
 describe('the CLI', () => {
@@ -14,6 +18,29 @@ describe('the CLI', () => {
       ]);
     },
   );
+
+  // Found by a black-box tester: without a logger the CLI's shutdown skipped stopping the
+  // embedded server (the stop sat inside an optional log call's argument).
+  it('stops the embedded PostgreSQL it started once it is done', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-cli-'));
+    await chmod(dataDir, 0o755);
+    const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
+    try {
+      const { code } = await runEntryPoint('src/cli.ts', {
+        env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) },
+        args: ['checkpoints'],
+      }).exit;
+      expect(code).toBe(0);
+      expect(existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
+      expect(existsSync(pidFile)).toBe(false);
+    } finally {
+      if (existsSync(pidFile)) {
+        const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+        process.kill(pid, 'SIGQUIT');
+      }
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
 
   it('says so when a user has no history', async () => {
     const database = await createTestDatabase();
