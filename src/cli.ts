@@ -5,7 +5,12 @@ import { checkpointLines } from './cli-checkpoints.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { OperatorError, exitCodes } from './operator-error.js';
 import { projections } from './projections/index.js';
-import { postgresLog, rebuildProjections, type RebuildProgress } from './projections/rebuild.js';
+import {
+  lockRebuilds,
+  postgresLog,
+  rebuildProjections,
+  type RebuildProgress,
+} from './projections/rebuild.js';
 import { verifyReadModels } from './projections/verify.js';
 import { parseMoment, streamHistory, streamStateAt, type HistoryEntry } from './queries/streams.js';
 import { traceUser } from './queries/user-trace.js';
@@ -204,12 +209,18 @@ async function execute(system: System, config: Config, invocation: Invocation): 
 
 async function rebuild(system: System, config: Config, wanted: string[]): Promise<number> {
   const print = progressPrinter();
+  const lock = await lockRebuilds(system.pool, wanted);
+  if (!lock)
+    throw new OperatorError(
+      `a rebuild of ${wanted.join(', ')} is running in another process (GET /admin/projections shows it); try again when it is done`,
+      exitCodes.busy,
+    );
   // One replay for all of them: the log is read once.
   const rebuilt = await rebuildProjections(
     { ...system, ...(config.EVENTSTORE_URL ? {} : postgresLog(system.db)) },
     wanted.map((name) => projections.find((candidate) => candidate.name === name)!),
     print,
-  );
+  ).finally(() => lock.release());
   for (const done of rebuilt)
     console.log(
       `${done.projection}: rebuilt from ${done.applied} events at ${done.eventsPerSecond} events/s`,

@@ -19,4 +19,6 @@ export const exitCodes = {
   config: 3,
   portInUse: 4,
   dataDir: 5,
+  /** Another process is doing the same work (a rebuild of the same projection). */
+  busy: 6,
 } as const;

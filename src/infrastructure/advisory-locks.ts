@@ -14,6 +14,8 @@ export const advisoryLocks = {
   serviceKeys: 7_331_005,
   /** Creating the join rate limit table (api/join-rate-limit.ts). */
   joinRateLimitSetup: 7_331_006,
+  /** A projection's rebuild, with the projection's name hashed as the second key (projections/rebuild.ts). */
+  projectionRebuild: 7_331_007,
 } as const;
 
 /**

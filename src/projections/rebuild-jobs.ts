@@ -1,20 +1,33 @@
-import { rebuildProjection, type RebuildDeps, type RebuildProgress } from './rebuild.js';
+import type pg from 'pg';
+import {
+  lockRebuilds,
+  rebuildProjection,
+  type RebuildDeps,
+  type RebuildProgress,
+} from './rebuild.js';
 import type { Projection } from './projection.js';
+
+/** A rebuild's progress here; a failed one keeps its last figures and the error. */
+type JobProgress =
+  | RebuildProgress
+  | (Omit<RebuildProgress, 'phase'> & { readonly phase: 'failed'; readonly error: string });
 
 /** A long replay says how far it got this often, not on every batch. */
 const progressLogMs = 10_000;
 
 /** Rebuilds started through the admin API, with their progress for GET /admin/projections. */
 export class RebuildJobs {
-  private readonly jobs = new Map<string, RebuildProgress & { error?: string }>();
+  private readonly jobs = new Map<string, JobProgress>();
   private readonly running = new Set<Promise<unknown>>();
 
-  constructor(private readonly deps: RebuildDeps) {}
+  constructor(private readonly deps: RebuildDeps & { readonly pool: pg.Pool }) {}
 
-  /** False when a rebuild of this projection is already running here. */
-  start(projection: Projection): boolean {
+  /** False when a rebuild of this projection is already running, here or in another process. */
+  async start(projection: Projection): Promise<boolean> {
     const current = this.jobs.get(projection.name);
-    if (current && current.phase !== 'done' && current.error === undefined) return false;
+    if (current && current.phase !== 'done' && current.phase !== 'failed') return false;
+    const lock = await lockRebuilds(this.deps.pool, [projection.name]);
+    if (!lock) return false;
     this.jobs.set(projection.name, {
       projection: projection.name,
       applied: 0,
@@ -45,16 +58,18 @@ export class RebuildJobs {
           fields,
         );
       }
-    }).catch((error: unknown) => {
-      const last = this.jobs.get(projection.name)!;
-      const message = error instanceof Error ? error.message : String(error);
-      this.jobs.set(projection.name, { ...last, error: message });
-      log?.info(`rebuild of ${projection.name}: failed: ${message}`, {
-        projection: projection.name,
-        applied: last.applied,
-        error: message,
-      });
-    });
+    })
+      .catch((error: unknown) => {
+        const last = this.jobs.get(projection.name)!;
+        const message = error instanceof Error ? error.message : String(error);
+        this.jobs.set(projection.name, { ...last, phase: 'failed', error: message });
+        log?.info(`rebuild of ${projection.name}: failed: ${message}`, {
+          projection: projection.name,
+          applied: last.applied,
+          error: message,
+        });
+      })
+      .finally(() => lock.release());
     this.running.add(job);
     void job.finally(() => this.running.delete(job));
     return true;

@@ -1,4 +1,6 @@
 import { sql, type Transaction } from 'kysely';
+import type pg from 'pg';
+import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import {
   START,
   comparePositions,
@@ -44,6 +46,43 @@ const batchSize = 2000;
 /** The side schema a rebuild builds in; a fixed name so an interrupted rebuild resumes. */
 export const rebuildSchema = (projection: Projection) =>
   `rebuild_${projection.name.replace(/[^a-z0-9]/g, '_')}`;
+
+/**
+ * Holds the rebuild lock of each named projection (a session lock on a pooled connection
+ * of its own), so two processes (the API's and the CLI's, or two API processes) never
+ * build the same side tables at once. Undefined, holding nothing, when another session
+ * holds one of them.
+ */
+export async function lockRebuilds(
+  pool: pg.Pool,
+  names: readonly string[],
+): Promise<{ release(): Promise<void> } | undefined> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    const { rows } = await client.query<{ locked: boolean[] }>(
+      `SELECT array_agg(pg_try_advisory_lock($1, hashtext(name))) AS locked
+       FROM unnest($2::text[]) AS name`,
+      [advisoryLocks.projectionRebuild, names],
+    );
+    if (rows[0]!.locked.every(Boolean))
+      return {
+        release: async () => {
+          await client.query('SELECT pg_advisory_unlock_all()').catch((error: Error) => {
+            broken = error;
+          });
+          client.release(broken);
+        },
+      };
+    await client.query('SELECT pg_advisory_unlock_all()');
+  } catch (error) {
+    broken = error as Error;
+    client.release(broken);
+    throw error;
+  }
+  client.release();
+  return undefined;
+}
 
 /** Rebuilds one projection beside the live one and swaps it in (see rebuildProjections). */
 export async function rebuildProjection(

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { PaymentRecovery } from '../../src/commands/payment-recovery.js';
 import { pay, type PaymentDeps } from '../../src/commands/pay.js';
 import { projections } from '../../src/projections/index.js';
-import { rebuildProjection } from '../../src/projections/rebuild.js';
+import { lockRebuilds, rebuildProjection } from '../../src/projections/rebuild.js';
 import { verifyReadModels } from '../../src/projections/verify.js';
 import { adminKey, createConcert, startTestApi, type TestApi } from '../support/api.js';
 import { settleProjections } from '../support/system.js';
@@ -260,4 +260,64 @@ describe('rebuild', () => {
         .statusCode,
     ).toBe(404);
   });
+
+  // Found by a black-box tester: two API processes both accepted a rebuild of one
+  // projection, one then failed on a raw PostgreSQL error, and its phase stayed "replaying".
+  it('refuses a rebuild that another process is running, from the API and the CLI', async () => {
+    const elsewhere = (await lockRebuilds(api.system.pool, ['wallets']))!;
+    expect(elsewhere).toBeDefined();
+    try {
+      const refused = await api.inject({
+        method: 'POST',
+        url: '/admin/projections/wallets/rebuild',
+        headers: admin,
+      });
+      expect(refused.statusCode).toBe(409);
+      expect(refused.json()).toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
+      const cliRefused = await cli('rebuild', 'wallets');
+      expect(cliRefused.code).toBe(6);
+      expect(cliRefused.stdout.trim()).toMatch(
+        /^a rebuild of wallets is running in another process/,
+      );
+    } finally {
+      await elsewhere.release();
+    }
+    const started = await api.inject({
+      method: 'POST',
+      url: '/admin/projections/wallets/rebuild',
+      headers: admin,
+    });
+    expect(started.statusCode).toBe(202);
+    await untilRebuild('wallets', (phase) => phase === 'done');
+  });
+
+  it('shows a rebuild that failed as failed, with its error', async () => {
+    // The swap needs the live table: without it the rebuild fails at its end.
+    await sql`ALTER TABLE payments RENAME TO payments_away`.execute(api.system.db);
+    try {
+      const started = await api.inject({
+        method: 'POST',
+        url: '/admin/projections/payments/rebuild',
+        headers: admin,
+      });
+      expect(started.statusCode).toBe(202);
+      const rebuild = await untilRebuild('payments', (phase) => phase !== 'replaying');
+      expect(rebuild?.phase).toBe('failed');
+      expect(rebuild?.error).toMatch(/payments/);
+    } finally {
+      await sql`ALTER TABLE payments_away RENAME TO payments`.execute(api.system.db);
+    }
+  });
 });
+
+async function untilRebuild(name: string, done: (phase: string) => boolean) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const listed = await api.inject({ method: 'GET', url: '/admin/projections', headers: admin });
+    const rebuild = listed
+      .json<{ name: string; rebuild?: { phase: string; error?: string } }[]>()
+      .find((projection) => projection.name === name)?.rebuild;
+    if ((rebuild && done(rebuild.phase)) || Date.now() > deadline) return rebuild;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

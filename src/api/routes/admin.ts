@@ -166,10 +166,10 @@ function rebuildRoute(app: ZodApp, { rebuilds }: ApiContext): void {
     async (request, reply) => {
       const projection = projections.find((candidate) => candidate.name === request.params.name);
       if (!projection) throw new DomainError('NOT_FOUND', `no projection ${request.params.name}`);
-      if (!rebuilds.start(projection))
+      if (!(await rebuilds.start(projection)))
         throw new DomainError(
           'CONCURRENCY_CONFLICT',
-          `a rebuild of ${projection.name} is already running`,
+          `a rebuild of ${projection.name} is already running (in this or another process)`,
         );
       return reply.code(202).send({ projection: projection.name, status: 'started' as const });
     },
@@ -216,7 +216,8 @@ function projectionStatusRoute(app: ZodApp, { system, rebuilds }: ApiContext): v
       (await projectionStatuses(system)).map((status) => {
         const rebuild = rebuilds.progress(status.name);
         if (!rebuild) return status;
-        const { phase, applied, total, eventsPerSecond, error } = rebuild;
+        const { phase, applied, total, eventsPerSecond } = rebuild;
+        const error = rebuild.phase === 'failed' ? rebuild.error : undefined;
         return {
           ...status,
           rebuild: {
