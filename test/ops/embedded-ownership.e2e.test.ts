@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, isAlive, runEntryPoint, type RunningProcess } from '../support/service.js';
@@ -82,4 +82,50 @@ describe('the embedded PostgreSQL of a DATA_DIR', () => {
     expect(isAlive(pid)).toBe(false);
     // Three services and a CLI start one after another: a budget for a loaded machine, not a speed claim.
   }, 600_000);
+});
+
+// Found by a black-box tester: two first starts at the same moment on an empty DATA_DIR
+// ran initdb in the same directory (one removed the other's), and a start whose postmaster
+// lost the lock file took the other's answering server for its own.
+describe('two services started at the same moment on an empty DATA_DIR', () => {
+  let dataDir: string;
+  const running: RunningProcess[] = [];
+  afterAll(async () => {
+    for (const process of running) process.child.kill('SIGKILL');
+    const pid = Number(
+      (await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').catch(() => '0')).split(
+        '\n',
+      )[0],
+    );
+    if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('initialise one cluster: one starts the server, the other joins it', async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-ops-'));
+    const pgPort = String(await freePort());
+    const both = await Promise.all(
+      [0, 1].map(async () => {
+        const env = {
+          PORT: String(await freePort()),
+          EMBEDDED_PG_PORT: pgPort,
+          DATA_DIR: dataDir,
+          DEMO_SEED: 'false',
+          ADMISSION_INTERVAL_MS: '60000',
+        };
+        const started = runEntryPoint('src/server.ts', { env });
+        running.push(started);
+        await started.waitFor(/API is ready/);
+        return started.messages.join('\n');
+      }),
+    );
+    const started = both.filter((log) => /started embedded PostgreSQL pid/.test(log));
+    const joined = both.filter((log) => /joined the running embedded PostgreSQL pid/.test(log));
+    expect([started.length, joined.length]).toEqual([1, 1]);
+    for (const log of both) expect(log).not.toMatch(/exited; restarting it/);
+    const leftovers = (await readdir(dataDir)).filter((name) => /^pg\.(init|stale)-/.test(name));
+    expect(leftovers).toEqual([]);
+    for (const process of running) process.child.kill('SIGTERM');
+    for (const process of running) expect((await process.exit).code).toBe(0);
+  }, 300_000);
 });

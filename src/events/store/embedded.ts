@@ -107,8 +107,10 @@ async function createDatabase(port: number, database: string) {
     ]);
     if (rowCount === 0) await admin.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
   } catch (error) {
-    // Another process created it meanwhile.
-    if ((error as { code?: string }).code !== '42P04') throw error;
+    // Another process created it meanwhile: 42P04 once it has committed, 23505 (the
+    // catalog's unique index) when both create it at the same moment.
+    const code = (error as { code?: string }).code;
+    if (code !== '42P04' && code !== '23505') throw error;
   } finally {
     await admin.end();
   }

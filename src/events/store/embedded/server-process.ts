@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
-import { chown, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { OperatorError, exitCodes } from '../../../operator-error.js';
 import type { PostgresBinaries } from './binaries.js';
 import type { PostgresUser } from './postgres-user.js';
-import { runningPostmaster, type Postmaster } from './processes.js';
+import { processIdentity, runningPostmaster, type Postmaster } from './processes.js';
 
 export const superuser = 'postgres';
 export const superuserPassword = 'password';
@@ -40,9 +40,12 @@ const environment = () => ({ ...process.env, LC_MESSAGES: 'C', LC_ALL: 'C' });
 const ids = (user: PostgresUser | undefined) => (user ? { uid: user.uid, gid: user.gid } : {});
 
 /**
- * Creates the cluster. The superuser password goes through a file initdb reads: it is
- * written into the cluster's own parent directory (never /tmp), readable only by the
- * server's user, and removed on every exit path (a stale one from a killed run too).
+ * Creates the cluster. initdb runs in a directory of this process's own beside it, which
+ * is then renamed into place: processes starting at the same moment on an empty data
+ * directory never initialise the same directory, and the cluster appears whole or not at
+ * all (the loser of the rename keeps the winner's). The superuser password goes through a
+ * file initdb reads: written into the cluster's parent directory (never /tmp), readable
+ * only by the server's user, and removed on every exit path (a killed run's too).
  */
 export async function initialiseCluster(
   binaries: PostgresBinaries,
@@ -50,18 +53,22 @@ export async function initialiseCluster(
   user: PostgresUser | undefined,
 ): Promise<void> {
   const base = path.dirname(clusterDir);
-  for (const name of await readdir(base))
-    if (name.startsWith('.pg-password-')) await rm(path.join(base, name), { force: true });
-  // A cluster directory without PG_VERSION is what a killed initdb leaves: start over.
-  await rm(clusterDir, { recursive: true, force: true });
-  await mkdir(clusterDir, { mode: 0o700 });
+  // What a killed run left: its password file, its half-made directory.
+  for (const name of await readdir(base)) {
+    const owner = /^(?:\.pg-password-|pg\.init-)(\d+)$/.exec(name);
+    if (owner && processIdentity(Number(owner[1])) === undefined)
+      await rm(path.join(base, name), { recursive: true, force: true });
+  }
+  const building = path.join(base, `pg.init-${process.pid}`);
+  await rm(building, { recursive: true, force: true });
+  await mkdir(building, { mode: 0o700 });
   const passwordFile = path.join(base, `.pg-password-${process.pid}`);
   await writeFile(passwordFile, `${superuserPassword}\n`, { mode: 0o600 });
-  if (user) await chown(clusterDir, user.uid, user.gid);
+  if (user) await chown(building, user.uid, user.gid);
   if (user) await chown(passwordFile, user.uid, user.gid);
   try {
     const args = [
-      `--pgdata=${clusterDir}`,
+      `--pgdata=${building}`,
       '--auth=scram-sha-256',
       `--username=${superuser}`,
       `--pwfile=${passwordFile}`,
@@ -80,9 +87,34 @@ export async function initialiseCluster(
       const reason = output.text.trim().split('\n').filter(Boolean).at(-1) ?? `exit ${output.code}`;
       throw new OperatorError(`initdb failed in ${clusterDir}: ${reason}`, exitCodes.dataDir);
     }
+    await moveIntoPlace(building, clusterDir);
   } finally {
     await rm(passwordFile, { force: true });
+    await rm(building, { recursive: true, force: true });
   }
+}
+
+/**
+ * Renames the new cluster onto `clusterDir` unless another process's cluster got there
+ * first. A directory there without PG_VERSION (an empty one, or an initdb killed by an
+ * older version that initialised in place) is moved aside first.
+ */
+async function moveIntoPlace(building: string, clusterDir: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (existsSync(path.join(clusterDir, 'PG_VERSION'))) return;
+    try {
+      await rename(building, clusterDir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+    }
+    if (existsSync(path.join(clusterDir, 'PG_VERSION'))) return;
+    const aside = `${clusterDir}.stale-${process.pid}-${attempt}`;
+    await rename(clusterDir, aside).catch(() => undefined);
+    await rm(aside, { recursive: true, force: true });
+  }
+  throw new OperatorError(`could not put the new cluster in ${clusterDir}`, exitCodes.dataDir);
 }
 
 export interface SpawnOptions {
@@ -119,7 +151,14 @@ export async function spawnServer(options: SpawnOptions): Promise<Postmaster | '
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (exited) break;
-    if (await answersFor(port, options.clusterDir)) return { pid: child.pid!, port };
+    if (await answersFor(port, options.clusterDir)) {
+      // The cluster answers, but maybe from another process's postmaster that took it
+      // first (ours then exits on the lock file): that one is joined, not ours.
+      const owner = runningPostmaster(clusterDir);
+      if (!owner || owner.pid === child.pid) return { pid: child.pid!, port };
+      if (!exited) child.kill('SIGQUIT');
+      return 'locked';
+    }
     if (Date.now() > deadline) {
       child.kill('SIGQUIT');
       throw new OperatorError(
