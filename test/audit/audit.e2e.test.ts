@@ -238,11 +238,7 @@ describe('rebuild', () => {
   });
 
   it('starts a rebuild from the admin API and shows its progress', async () => {
-    const started = await api.inject({
-      method: 'POST',
-      url: '/admin/projections/wallets/rebuild',
-      headers: admin,
-    });
+    const started = await startRebuild('wallets');
     expect(started.statusCode).toBe(202);
     const deadline = Date.now() + 20_000;
     let rebuild: { phase: string } | undefined;
@@ -267,11 +263,7 @@ describe('rebuild', () => {
     const elsewhere = (await lockRebuilds(api.system.pool, ['wallets']))!;
     expect(elsewhere).toBeDefined();
     try {
-      const refused = await api.inject({
-        method: 'POST',
-        url: '/admin/projections/wallets/rebuild',
-        headers: admin,
-      });
+      const refused = await startRebuild('wallets');
       expect(refused.statusCode).toBe(409);
       expect(refused.json()).toMatchObject({ code: 'CONCURRENCY_CONFLICT' });
       const cliRefused = await cli('rebuild', 'wallets');
@@ -282,11 +274,7 @@ describe('rebuild', () => {
     } finally {
       await elsewhere.release();
     }
-    const started = await api.inject({
-      method: 'POST',
-      url: '/admin/projections/wallets/rebuild',
-      headers: admin,
-    });
+    const started = await startRebuild('wallets');
     expect(started.statusCode).toBe(202);
     await untilRebuild('wallets', (phase) => phase === 'done');
   });
@@ -295,11 +283,7 @@ describe('rebuild', () => {
     // The swap needs the live table: without it the rebuild fails at its end.
     await sql`ALTER TABLE payments RENAME TO payments_away`.execute(api.system.db);
     try {
-      const started = await api.inject({
-        method: 'POST',
-        url: '/admin/projections/payments/rebuild',
-        headers: admin,
-      });
+      const started = await startRebuild('payments');
       expect(started.statusCode).toBe(202);
       const rebuild = await untilRebuild('payments', (phase) => phase !== 'replaying');
       expect(rebuild?.phase).toBe('failed');
@@ -309,6 +293,9 @@ describe('rebuild', () => {
     }
   });
 });
+
+const startRebuild = (name: string) =>
+  api.inject({ method: 'POST', url: `/admin/projections/${name}/rebuild`, headers: admin });
 
 async function untilRebuild(name: string, done: (phase: string) => boolean) {
   const deadline = Date.now() + 20_000;
