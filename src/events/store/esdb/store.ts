@@ -97,11 +97,12 @@ export class EventStoreDbStore implements EventStore {
       );
       const position =
         result.position ?? (await this.positionAt(streamName, result.nextExpectedRevision));
-      // The server answers an idempotent re-append without a position.
+      // The server answers an idempotent re-append without a position; only ids the
+      // caller chose can repeat (ours are new UUIDs).
       return {
         nextExpectedRevision: result.nextExpectedRevision,
         position,
-        duplicate: result.position === undefined,
+        duplicate: result.position === undefined && events.some((event) => event.id),
       };
     } catch (error) {
       if (error instanceof EsdbWrongExpectedVersionError) {
