@@ -58,29 +58,26 @@ export async function lockRebuilds(
   names: readonly string[],
 ): Promise<{ release(): Promise<void> } | undefined> {
   const client = await pool.connect();
-  let broken: Error | undefined;
+  // A connection whose unlock failed is dropped, which ends its locks anyway.
+  const release = async () =>
+    client.release(
+      await client.query('SELECT pg_advisory_unlock_all()').then(
+        () => undefined,
+        (error: Error) => error,
+      ),
+    );
   try {
     const { rows } = await client.query<{ locked: boolean[] }>(
       `SELECT array_agg(pg_try_advisory_lock($1, hashtext(name))) AS locked
        FROM unnest($2::text[]) AS name`,
       [advisoryLocks.projectionRebuild, names],
     );
-    if (rows[0]!.locked.every(Boolean))
-      return {
-        release: async () => {
-          await client.query('SELECT pg_advisory_unlock_all()').catch((error: Error) => {
-            broken = error;
-          });
-          client.release(broken);
-        },
-      };
-    await client.query('SELECT pg_advisory_unlock_all()');
+    if (rows[0]!.locked.every(Boolean)) return { release };
   } catch (error) {
-    broken = error as Error;
-    client.release(broken);
+    client.release(error as Error);
     throw error;
   }
-  client.release();
+  await release();
   return undefined;
 }
 
