@@ -218,11 +218,14 @@ const projection: Scenario = async (context) => {
     );
     await client.end();
     const xacts = await transactionCounter(databaseUrl, context.smoke);
+    // The rebuild runs in this process: the meter's `load` is its Node CPU.
+    const cpu = cpuMeter();
     const started = performance.now();
     // All at once, as `npm run cli -- rebuild` does: the log is read once for all of them.
     const rebuilt = await rebuildProjections({ ...system, ...postgresLog(system.db) }, projections);
     const applied = rebuilt.reduce((sum, each) => sum + each.applied, 0);
     const seconds = (performance.now() - started) / 1000;
+    const cpuPerThousand = cpu.perOperation(total / 1000);
     check(applied >= total, `every event applied by some projection (${applied} of ${total})`);
     const perThousand = (await xacts.perOperation(total / 1000)) || 0;
     return {
@@ -236,6 +239,16 @@ const projection: Scenario = async (context) => {
           met: total / seconds >= 50_000,
         },
         { name: 'PostgreSQL transactions per 1000 events rebuilt', value: perThousand, unit: '' },
+        {
+          name: 'rebuild CPU per 1000 events (Node, one process)',
+          value: round(cpuPerThousand.load),
+          unit: 'ms',
+        },
+        {
+          name: 'PostgreSQL CPU per 1000 events rebuilt',
+          value: round(cpuPerThousand.postgres),
+          unit: 'ms',
+        },
       ],
       notes: [
         `${round(seconds, 1)} s for ${applied} event applications across ${projections.length} projections`,

@@ -99,7 +99,8 @@ export const availableSeatsProjection = defineProjection({
     for (const event of events) {
       const revision = Number(event.revision);
       if (event.type === 'SeatCreated') {
-        created.push({ ...event.data, revision });
+        const { seatId, concertId, concertTimeId, seatNumber, price } = event.data;
+        created.push({ seatId, concertId, concertTimeId, seatNumber, price, revision });
         continue;
       }
       let change: SeatPatch;
