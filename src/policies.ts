@@ -96,10 +96,4 @@ export const intervals = {
   projectionRetryMs: 1000,
   /** A follower reads persisted checkpoints this often while a read-your-writes wait is open. */
   followCheckpointsMs: 10,
-  /**
-   * A standby's cached reads wait for a freshness check (one checkpoint read) started
-   * after they arrived; one starts at most this often, so under load many reads share
-   * it (fewer transactions per query) for at most this much added latency.
-   */
-  cacheCheckMs: 2,
 } as const;

@@ -7,8 +7,6 @@ import {
   type EventStore,
   type Position,
 } from '../events/store/port.js';
-import { sleep } from '../infrastructure/sleep.js';
-import { intervals } from '../policies.js';
 import { appliedChannel, toPosition } from './checkpoints.js';
 import type { Db } from './database.js';
 import type { Projection } from './projection.js';
@@ -63,7 +61,6 @@ export class CacheFollower {
   private resets = 0;
   private current: Promise<unknown> = Promise.resolve();
   private next: Promise<Checked> | undefined;
-  private lastStart = -Infinity;
 
   constructor(private readonly deps: FollowerDeps) {}
 
@@ -110,13 +107,10 @@ export class CacheFollower {
   }
 
   private async startNext(): Promise<Checked> {
+    // One check at a time: every read arriving while one runs shares the next.
     await this.current.catch(() => undefined);
-    // Checks at most every cacheCheckMs: more reads share each one under load.
-    const wait = this.lastStart + intervals.cacheCheckMs - performance.now();
-    if (wait > 0) await sleep(wait);
     // From here on a caller arrived too late for this check: it joins the next one.
     this.next = undefined;
-    this.lastStart = performance.now();
     const resets = this.resets;
     const reading = this.read();
     this.current = reading;
