@@ -1,6 +1,7 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { freePort, isAlive, runEntryPoint, type RunningProcess } from '../support/service.js';
 
 // The service and the CLI as operators run them, on one DATA_DIR with its own embedded
@@ -20,6 +21,25 @@ describe('the embedded PostgreSQL of a DATA_DIR', () => {
     if (pid && isAlive(pid)) process.kill(pid, 'SIGQUIT');
     await rm(dataDir, { recursive: true, force: true });
   });
+
+  /** The services' connections to the embedded server, by how they reach it. */
+  const connectionsByTransport = async (pgPort: number) => {
+    const client = new pg.Client({
+      connectionString: `postgres://postgres:password@127.0.0.1:${pgPort}/concerts`,
+    });
+    await client.connect();
+    try {
+      const { rows } = await client.query<{ socket: number; tcp: number }>(
+        `SELECT count(*) FILTER (WHERE client_addr IS NULL)::int AS socket,
+                count(*) FILTER (WHERE client_addr IS NOT NULL)::int AS tcp
+         FROM pg_stat_activity
+         WHERE datname = 'concerts' AND backend_type = 'client backend' AND pid <> pg_backend_pid()`,
+      );
+      return rows[0]!;
+    } finally {
+      await client.end();
+    }
+  };
 
   const service = async (pgPort: number) => {
     const env = {
@@ -59,6 +79,11 @@ describe('the embedded PostgreSQL of a DATA_DIR', () => {
         `joined the running embedded PostgreSQL pid ${pid} on 127\\.0\\.0\\.1:${firstPort}.*shared with pid ${first.child.pid}`,
       ),
     );
+    // Both talk to it through its Unix socket, the one that started it and the one that
+    // joined it (read from postmaster.pid), not loopback TCP.
+    const transports = await connectionsByTransport(firstPort);
+    expect(transports.tcp).toBe(0);
+    expect(transports.socket).toBeGreaterThanOrEqual(2);
     second.child.kill('SIGTERM');
     expect((await second.exit).code).toBe(0);
     expect(second.messages.join('\n')).toContain(

@@ -17,6 +17,7 @@ import {
   answersFor,
   initialiseCluster,
   serverUrl,
+  socketDirectory,
   spawnServer,
   type SpawnOptions,
 } from './embedded/server-process.js';
@@ -98,8 +99,8 @@ async function clusterBase(
   );
 }
 
-async function createDatabase(port: number, database: string) {
-  const admin = new pg.Client({ connectionString: serverUrl(port, 'postgres') });
+async function createDatabase(server: Postmaster, database: string) {
+  const admin = new pg.Client({ connectionString: serverUrl(server, 'postgres') });
   await admin.connect();
   try {
     const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [
@@ -127,7 +128,8 @@ async function join(postmaster: Postmaster, clusterDir: string): Promise<Postmas
       );
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-  return postmaster;
+  // Read again: a server still starting may not have written its socket directory yet.
+  return runningPostmaster(clusterDir) ?? postmaster;
 }
 
 /**
@@ -161,7 +163,7 @@ export async function startEmbeddedPostgres(
         await initialiseCluster(binaries, clusterDir, user);
       const settings = {
         listen_addresses: '127.0.0.1',
-        unix_socket_directories: '',
+        unix_socket_directories: socketDirectory(clusterDir, options.port) ?? '',
         max_connections: '300',
         idle_in_transaction_session_timeout: '60s',
         ...options.settings,
@@ -173,7 +175,7 @@ export async function startEmbeddedPostgres(
       if (spawned === 'locked') server = await join(runningPostmaster(clusterDir)!, clusterDir);
       else [server, how] = [spawned, 'started'];
     }
-    await createDatabase(server.port, database);
+    await createDatabase(server, database);
     const supervisor =
       how === 'started' && spawnOptions
         ? supervise(server, spawnOptions, options.log ?? (() => undefined))
@@ -270,14 +272,14 @@ function embeddedHandle(
     return `stopped ${described} (immediate shutdown after 60 s)`;
   };
   return {
-    url: serverUrl(server.port, context.database),
+    url: serverUrl(server, context.database),
     clusterDir: context.clusterDir,
     port: server.port,
     get pid() {
       return context.supervisor?.current().pid ?? server.pid;
     },
     how: context.how,
-    adminUrl: (name) => serverUrl(server.port, name),
+    adminUrl: (name) => serverUrl(server, name),
     usedBy: () => context.users.others(),
     stop: () => (stopped ??= leave()),
   };

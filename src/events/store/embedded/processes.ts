@@ -26,11 +26,13 @@ export function processIdentity(pid: number): string | undefined {
 export interface Postmaster {
   readonly pid: number;
   readonly port: number;
+  /** Where its Unix socket is, if it listens on one (connections skip TCP there). */
+  readonly socketDir?: string;
 }
 
 /**
  * The server running on `clusterDir`, read from its `postmaster.pid` (pid on line 1, port
- * on line 4), when that process is alive and is PostgreSQL.
+ * on line 4, socket directory on line 5), when that process is alive and is PostgreSQL.
  */
 export function runningPostmaster(clusterDir: string): Postmaster | undefined {
   let lines: string[];
@@ -45,7 +47,8 @@ export function runningPostmaster(clusterDir: string): Postmaster | undefined {
   if (processIdentity(pid) === undefined) return undefined;
   const cmdline = `/proc/${pid}/cmdline`;
   if (existsSync(cmdline) && !readFileSync(cmdline, 'utf8').includes('postgres')) return undefined;
-  return { pid, port };
+  const socketDir = lines[4]?.trim();
+  return socketDir ? { pid, port, socketDir } : { pid, port };
 }
 
 /** Waits until `pid` has exited; false if it is still running after `timeoutMs`. */

@@ -11,8 +11,20 @@ import { processIdentity, runningPostmaster, type Postmaster } from './processes
 export const superuser = 'postgres';
 export const superuserPassword = 'password';
 
-export const serverUrl = (port: number, database: string) =>
-  `postgres://${superuser}:${superuserPassword}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+/** Through the server's Unix socket when it has one (cheaper than loopback TCP), else TCP. */
+export const serverUrl = (server: Pick<Postmaster, 'port' | 'socketDir'>, database: string) =>
+  `postgres://${superuser}:${superuserPassword}@127.0.0.1:${server.port}/${encodeURIComponent(database)}` +
+  (server.socketDir ? `?host=${encodeURIComponent(server.socketDir)}` : '');
+
+/**
+ * The socket directory a server on `port` can use: its cluster directory, unless the
+ * socket's path would pass the kernel's limit (107 bytes), when it listens on TCP only.
+ */
+export function socketDirectory(clusterDir: string, port: number): string | undefined {
+  return Buffer.byteLength(path.join(clusterDir, `.s.PGSQL.${port}`)) <= 107
+    ? clusterDir
+    : undefined;
+}
 
 /**
  * Whether the server on `port` accepts us and runs on `clusterDir`: another cluster of
@@ -20,7 +32,8 @@ export const serverUrl = (port: number, database: string) =>
  */
 export async function answersFor(port: number, clusterDir: string): Promise<boolean> {
   const client = new pg.Client({
-    connectionString: serverUrl(port, 'postgres'),
+    // Over TCP: this asks who answers on the port.
+    connectionString: serverUrl({ port }, 'postgres'),
     connectionTimeoutMillis: 1000,
   });
   client.on('error', () => undefined);
@@ -155,7 +168,8 @@ export async function spawnServer(options: SpawnOptions): Promise<Postmaster | '
       // The cluster answers, but maybe from another process's postmaster that took it
       // first (ours then exits on the lock file): that one is joined, not ours.
       const owner = runningPostmaster(clusterDir);
-      if (!owner || owner.pid === child.pid) return { pid: child.pid!, port };
+      if (!owner) return { pid: child.pid!, port };
+      if (owner.pid === child.pid) return owner;
       if (!exited) child.kill('SIGQUIT');
       return 'locked';
     }
