@@ -272,6 +272,13 @@ async function seed(system: System, shape: SeedShape): Promise<number> {
   return 0;
 }
 
+// A reader that leaves early (`| head -1`) ends the output, not the command: the CLI
+// finishes, stops the embedded PostgreSQL it started and exits as it would have.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+  console.log = () => undefined;
+});
+
 run(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (error: unknown) => {

@@ -19,20 +19,15 @@ describe('the CLI', () => {
     },
   );
 
-  // Found by a black-box tester: without a logger the CLI's shutdown skipped stopping the
-  // embedded server (the stop sat inside an optional log call's argument).
-  it('stops the embedded PostgreSQL it started once it is done', async () => {
+  /** A DATA_DIR of its own, whose embedded server the CLI starts; never left running. */
+  async function withOwnDataDir(
+    test: (env: Record<string, string>, pidFile: string) => Promise<void>,
+  ) {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'concerts-cli-'));
     await chmod(dataDir, 0o755);
     const pidFile = path.join(dataDir, 'pg', 'postmaster.pid');
     try {
-      const { code } = await runEntryPoint('src/cli.ts', {
-        env: { DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) },
-        args: ['checkpoints'],
-      }).exit;
-      expect(code).toBe(0);
-      expect(existsSync(path.join(dataDir, 'pg', 'PG_VERSION'))).toBe(true);
-      expect(existsSync(pidFile)).toBe(false);
+      await test({ DATA_DIR: dataDir, EMBEDDED_PG_PORT: String(await freePort()) }, pidFile);
     } finally {
       if (existsSync(pidFile)) {
         const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
@@ -40,7 +35,30 @@ describe('the CLI', () => {
       }
       await rm(dataDir, { recursive: true, force: true });
     }
-  });
+  }
+
+  // Found by a black-box tester: without a logger the CLI's shutdown skipped stopping the
+  // embedded server (the stop sat inside an optional log call's argument).
+  it('stops the embedded PostgreSQL it started once it is done', () =>
+    withOwnDataDir(async (env, pidFile) => {
+      const { code } = await runEntryPoint('src/cli.ts', { env, args: ['checkpoints'] }).exit;
+      expect(code).toBe(0);
+      expect(existsSync(path.join(path.dirname(pidFile), 'PG_VERSION'))).toBe(true);
+      expect(existsSync(pidFile)).toBe(false);
+    }));
+
+  // Found by a black-box tester: `npm run cli -- checkpoints | head -1` died on EPIPE with
+  // a stack trace and left the embedded server it had started running.
+  it('finishes, quietly, and stops its embedded PostgreSQL when its reader leaves early', () =>
+    withOwnDataDir(async (env, pidFile) => {
+      const cli = runEntryPoint('src/cli.ts', { env, args: ['checkpoints'] });
+      // As `| head -1` does once it has its line: the read end of the pipe closes.
+      cli.child.stdout!.destroy();
+      const { code, output } = await cli.exit;
+      expect(output).not.toContain('EPIPE');
+      expect(code).toBe(0);
+      expect(existsSync(pidFile)).toBe(false);
+    }));
 
   it('says so when a user has no history', async () => {
     const database = await createTestDatabase();
