@@ -92,7 +92,11 @@ async function main(log: (logger: Logger) => void) {
       const seeded = await seedDemoCatalog(system);
       if (seeded) {
         await system.runner.waitFor(seeded.written, 30_000);
-        logger.info(`seeded the demo concert ${seeded.concert.concertId}`);
+        logger.info(
+          seeded.scheduledNow
+            ? `seeded the demo concert ${seeded.concert.concertId}`
+            : `another process seeded the demo concert ${seeded.concert.concertId} at the same moment`,
+        );
       }
     }
     app = await buildApp({ system, adminApiKey: adminKey.key, logger });

@@ -81,7 +81,7 @@ export async function scheduleConcert(
   deps: { store: EventStore; clock: Clock },
   plan: ConcertPlan,
   options: ScheduleOptions = {},
-): Promise<{ concert: ScheduleConcert; written: Written }> {
+): Promise<ScheduledConcert> {
   const commandId = options.commandId ?? randomUUID();
   const command = planToCommand(plan, deps.clock().toISOString(), commandId);
   // Checked before any seat is written, so a refused plan writes nothing.
@@ -96,11 +96,18 @@ export async function scheduleConcert(
   }
 }
 
+export interface ScheduledConcert {
+  readonly concert: ScheduleConcert;
+  readonly written: Written;
+  /** False when the concert was already in the log (an earlier run of the same command id). */
+  readonly scheduledNow: boolean;
+}
+
 async function writeConcert(
   store: EventStore,
   command: ScheduleConcert,
   commandId: string,
-): Promise<{ concert: ScheduleConcert; written: Written }> {
+): Promise<ScheduledConcert> {
   const seats = command.dates.flatMap((date) =>
     date.seats.map((seat) => ({
       ...seat,
@@ -148,6 +155,7 @@ async function writeConcert(
     : await store.readStream(stream, { direction: 'backwards', maxCount: 1 });
   return {
     concert: command,
+    scheduledNow: handled.events.length > 0,
     written: writtenBy(handled, {
       position: existing?.position,
       eventTypes: ['SeatCreated', 'ConcertScheduled'],

@@ -20,6 +20,8 @@ it('two first starts seeding one empty store at once write one demo concert betw
 
   expect(first?.concert.concertId).toBeDefined();
   expect(second?.concert.concertId).toBe(first?.concert.concertId);
+  // Each says whether it was the one that wrote it (its start-up line does).
+  expect([first?.scheduledNow, second?.scheduledNow].sort()).toEqual([false, true]);
   const scheduled = await system.store.readAll({
     filter: { eventTypes: ['ConcertScheduled'] },
     maxCount: 10,
