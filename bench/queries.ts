@@ -18,7 +18,7 @@ import { transactionCounter } from './transactions.js';
 const connections = 64;
 
 /** A bare Fastify route returning `body`, in its own process: the queries' baseline. */
-async function bareServer(body: string) {
+export async function bareServer(body: string) {
   const port = await freePort();
   const bodyFile = path.join(tmpdir(), `bench-body-${randomUUID()}.json`);
   writeFileSync(bodyFile, body);

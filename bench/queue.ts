@@ -1,4 +1,5 @@
 import { appendRateOfThisRun } from './append.js';
+import { bareServer } from './queries.js';
 import { check, round, size } from './fixtures.js';
 import type { BenchContext, ScenarioResult } from './scenarios.js';
 import { cpuMeter, drive, startServer } from './support.js';
@@ -55,6 +56,20 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
       `every lookup answered 200 (${JSON.stringify(lookup.statuses)})`,
     );
     const perLookup = await lookupXacts.perOperation(lookup.requests);
+    // The floor of a p99 at 64 connections on this machine: a bare Fastify route returning
+    // a lookup's bytes, driven the same way (a warm-up, then as many requests).
+    const sample = await fetch(`${server.baseUrl}/queue/tokens/current`, {
+      headers: { 'x-queue-token': pick(0) },
+    });
+    const bare = await bareServer(await sample.text());
+    let bareLookup: Awaited<ReturnType<typeof drive>>;
+    try {
+      const call = () => ({ method: 'GET' as const, path: '/constant' });
+      await drive(bare.baseUrl, { concurrency: 64, total: lookup.requests / 10 }, call);
+      bareLookup = await drive(bare.baseUrl, { concurrency: 64, total: lookup.requests }, call);
+    } finally {
+      bare.stop();
+    }
     const rss = server.rssBytes() / 1024 / 1024;
     return {
       scenario: 'queue',
@@ -72,6 +87,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
           name: `position lookup p99, cold (first lookup of each of ${lookup.requests} tokens, ${users} waiting)`,
           value: round(lookup.p99Ms, 1),
           unit: 'ms',
+          baseline: round(bareLookup.p99Ms, 1),
           target: '< 10',
           met: lookup.p99Ms < 10,
         },
@@ -93,7 +109,7 @@ export async function queue(context: BenchContext): Promise<ScenarioResult> {
         { name: 'PostgreSQL transactions per lookup', value: perLookup, unit: '' },
       ],
       notes: [
-        `join p50 ${round(joined.p50Ms, 1)} ms; lookups at 64 connections, lookup p50 ${round(lookup.p50Ms, 1)} ms`,
+        `join p50 ${round(joined.p50Ms, 1)} ms; lookups at 64 connections, lookup p50 ${round(lookup.p50Ms, 1)} ms at ${round(lookup.perSecond)}/s; baseline: a bare Fastify route returning a lookup's bytes at 64 connections, p50 ${round(bareLookup.p50Ms, 1)} ms at ${round(bareLookup.perSecond)}/s`,
       ],
     };
   } finally {
