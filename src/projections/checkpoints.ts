@@ -57,16 +57,21 @@ export const toPosition = (row: {
  * version changed gets its tables dropped and its checkpoint reset to the log's start.
  */
 export async function initProjections(db: Db, projections: readonly Projection[]): Promise<void> {
-  await runStatements(db, [
-    `CREATE TABLE IF NOT EXISTS projection_checkpoints (
-       name text PRIMARY KEY,
-       version int NOT NULL,
-       commit_position text NOT NULL,
-       prepare_position text NOT NULL,
-       events_applied bigint NOT NULL DEFAULT 0,
-       updated_at timestamptz NOT NULL DEFAULT now()
-     )`,
-  ]);
+  // Under the setup lock like the rest: two CREATE TABLE IF NOT EXISTS at the same moment
+  // collide (23505 on pg_type) when processes start together on an empty database.
+  await db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
+    await runStatements(trx, [
+      `CREATE TABLE IF NOT EXISTS projection_checkpoints (
+         name text PRIMARY KEY,
+         version int NOT NULL,
+         commit_position text NOT NULL,
+         prepare_position text NOT NULL,
+         events_applied bigint NOT NULL DEFAULT 0,
+         updated_at timestamptz NOT NULL DEFAULT now()
+       )`,
+    ]);
+  });
   for (const projection of projections) {
     await db.transaction().execute(async (trx) => {
       await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
