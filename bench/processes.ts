@@ -1,5 +1,6 @@
 import { admittedTokens, check, round, seedSeats, size } from './fixtures.js';
 import type { BenchContext, Figure, ScenarioResult } from './scenarios.js';
+import { transactionCounter } from './transactions.js';
 import { drive, percentile, startServer, type HttpCall, type RunningServer } from './support.js';
 
 interface Spread {
@@ -87,14 +88,20 @@ export async function processes(context: BenchContext): Promise<ScenarioResult> 
       path: '/queue/tokens',
       body: { userId: `joiner-${nextUser++}` },
     });
+    // Each measured run with its PostgreSQL transactions per operation (every process's).
+    const measured = async (total: number, call: () => HttpCall) => {
+      const xacts = await transactionCounter(databaseUrl, context.smoke);
+      const result = await spread(servers, connections, total, call);
+      return { ...result, transactions: await xacts.perOperation(result.requests) };
+    };
     const phase = async (label: string) => {
       await spread(servers, connections, warm, hold);
-      const held = await spread(servers, connections, holds, hold);
+      const held = await measured(holds, hold);
       check(
         held.statuses[201] === held.requests,
         `${label}: every hold 201 (${JSON.stringify(held.statuses)})`,
       );
-      const joined = await spread(servers, connections, joins, join);
+      const joined = await measured(joins, join);
       check(
         joined.statuses[201] === joined.requests,
         `${label}: every join 201 (${JSON.stringify(joined.statuses)})`,
@@ -105,9 +112,9 @@ export async function processes(context: BenchContext): Promise<ScenarioResult> 
     servers.push(await startServer(databaseUrl, env));
     const two = await phase('two processes');
     const figures: Figure[] = [];
-    for (const [what, a, b] of [
-      ['holds', one.held, two.held],
-      ['joins', one.joined, two.joined],
+    for (const [what, each, a, b] of [
+      ['holds', 'hold', one.held, two.held],
+      ['joins', 'join', one.joined, two.joined],
     ] as const) {
       figures.push(
         {
@@ -126,6 +133,12 @@ export async function processes(context: BenchContext): Promise<ScenarioResult> 
           value: round(a.p99Ms, 1),
           unit: 'ms',
           baseline: round(b.p99Ms, 1),
+        },
+        {
+          name: `PostgreSQL transactions per ${each}, one process / two processes`,
+          value: a.transactions,
+          unit: '',
+          baseline: b.transactions,
         },
       );
     }
