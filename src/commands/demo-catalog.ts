@@ -14,8 +14,8 @@ export function demoConcertPlan(now: Date): ConcertPlan {
     date.setUTCHours(hour, 0, 0, 0);
     return date.toISOString();
   };
-  const opened = new Date(at(0, 0));
-  opened.setUTCHours(-1);
+  // An hour before the day began: open, and the same all day.
+  const opened = new Date(Date.parse(at(0, 0)) - 3_600_000).toISOString();
   const seats = Array.from({ length: 300 }, (_, i) => {
     const seatNumber = i + 1;
     const price = seatNumber <= 50 ? 150_000 : seatNumber <= 150 ? 110_000 : 70_000;
@@ -25,7 +25,7 @@ export function demoConcertPlan(now: Date): ConcertPlan {
     title: 'Demo: Seoul Philharmonic — Mahler 2',
     dates: [7, 14, 21].map((days) => ({
       concertTime: at(days, 10),
-      reservationStartTime: opened.toISOString(),
+      reservationStartTime: opened,
       seats,
     })),
   };

@@ -8,7 +8,7 @@ export const advisoryLocks = {
   projectionLeader: 7_331_002,
   /** The one admitter acting at a time (commands/admission.ts). */
   admission: 7_331_003,
-  /** Read-model table creation and version resets (projections/checkpoints.ts, replay-tables.ts). */
+  /** Read-model table creation and version resets (withSetupLock, projections/checkpoints.ts). */
   projectionSetup: 7_331_004,
   /** Creating the shared service keys (api/stream-tickets.ts). */
   serviceKeys: 7_331_005,

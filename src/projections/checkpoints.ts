@@ -1,7 +1,7 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import { START, formatPosition, type Position } from '../events/store/port.js';
-import type { Db } from './database.js';
+import type { Database, Db } from './database.js';
 import { runStatements, type Projection } from './projection.js';
 
 export class LeadershipLostError extends Error {
@@ -53,15 +53,27 @@ export const toPosition = (row: {
 });
 
 /**
+ * Runs `fn` in a transaction holding the read-model setup lock. Every creation of
+ * read-model tables goes through it: two CREATE TABLE IF NOT EXISTS at the same moment
+ * collide (23505 on pg_type) when processes start together on an empty database.
+ */
+export function withSetupLock<T>(
+  db: Db,
+  fn: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  return db.transaction().execute(async (trx) => {
+    await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
+    return fn(trx);
+  });
+}
+
+/**
  * Creates the checkpoints table and every projection's tables; a projection whose
  * version changed gets its tables dropped and its checkpoint reset to the log's start.
  */
 export async function initProjections(db: Db, projections: readonly Projection[]): Promise<void> {
-  // Under the setup lock like the rest: two CREATE TABLE IF NOT EXISTS at the same moment
-  // collide (23505 on pg_type) when processes start together on an empty database.
-  await db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
-    await runStatements(trx, [
+  await withSetupLock(db, (trx) =>
+    runStatements(trx, [
       `CREATE TABLE IF NOT EXISTS projection_checkpoints (
          name text PRIMARY KEY,
          version int NOT NULL,
@@ -70,11 +82,10 @@ export async function initProjections(db: Db, projections: readonly Projection[]
          events_applied bigint NOT NULL DEFAULT 0,
          updated_at timestamptz NOT NULL DEFAULT now()
        )`,
-    ]);
-  });
+    ]),
+  );
   for (const projection of projections) {
-    await db.transaction().execute(async (trx) => {
-      await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
+    await withSetupLock(db, async (trx) => {
       const row = await trx
         .selectFrom('projection_checkpoints')
         .selectAll()

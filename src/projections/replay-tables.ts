@@ -1,8 +1,7 @@
 import { sql, type Transaction } from 'kysely';
-import { advisoryLocks } from '../infrastructure/advisory-locks.js';
 import { START, type Position } from '../events/store/port.js';
 import type { Database, Db } from './database.js';
-import { toPosition } from './checkpoints.js';
+import { toPosition, withSetupLock } from './checkpoints.js';
 import type { Projection } from './projection.js';
 
 /**
@@ -33,10 +32,7 @@ export async function prepareReplayTarget(
   const { projection, schema } = target;
   await sql.raw(`CREATE SCHEMA IF NOT EXISTS ${quoted(schema)}`).execute(db);
   // Rebuilds of other projections in other processes may create it at the same moment.
-  await db.transaction().execute(async (trx) => {
-    await sql`SELECT pg_advisory_xact_lock(${advisoryLocks.projectionSetup})`.execute(trx);
-    await sql.raw(progressTable).execute(trx);
-  });
+  await withSetupLock(db, (trx) => sql.raw(progressTable).execute(trx));
   const saved = await sql<{ commit_position: string; prepare_position: string; applied: string }>`
     SELECT commit_position, prepare_position, applied FROM replay_progress
     WHERE projection = ${projection.name}`.execute(db);
