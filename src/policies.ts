@@ -23,6 +23,8 @@ export const commandRetries = {
    * appending the same event id: one more read finds it done.
    */
   createSeat: 1,
+  /** The concert stream likewise: its only other writer is the same command run at once. */
+  scheduleConcert: 1,
   /** A user's token stream: only that user's own parallel requests and admission race. */
   issueToken: 5,
   /**

@@ -147,7 +147,10 @@ async function writeConcert(
     stream,
     concertKind,
     (state) => decideConcert({ type: 'ScheduleConcert', data: command }, state),
-    { eventIds: () => derivedId(commandId, 'concert-scheduled') },
+    {
+      retries: commandRetries.scheduleConcert,
+      eventIds: () => derivedId(commandId, 'concert-scheduled'),
+    },
   );
   // A retry after the concert was written: wait for that event, found in its stream.
   const [existing] = handled.appended
